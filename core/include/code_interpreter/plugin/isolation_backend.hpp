@@ -1,0 +1,59 @@
+#pragma once
+// Isolation backend: makes, inspects and removes the sandboxes (workers) that run the agent.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "code_interpreter/plugin/context.hpp"
+#include "code_interpreter/plugin/result.hpp"
+
+namespace ci::plugin {
+
+struct WorkerLimits {
+    double cpus = 1.0;
+    std::uint64_t memory_mb = 1024;  // hard limit, no swap beyond it
+    std::uint64_t pids = 256;
+    std::uint64_t tmp_mb = 64;       // size of the worker's private /tmp
+};
+
+struct WorkerSpec {
+    std::string worker_id;   // chosen by the core: 12 lowercase hex characters, unique
+    WorkerLimits limits;
+    std::string agent_key;   // secret the agent uses to sign and verify gateway messages
+    // Host directory mounted as the kernel's home and working directory (from a StorageProvider).
+    // Empty: the backend gives the worker a private in-memory workspace of workspace_mb.
+    std::string workspace_host_path;
+    std::uint64_t workspace_mb = 500;
+};
+
+struct WorkerHandle {
+    std::string worker_id;
+    std::string backend_id;      // the backend's own name for it (a container id, ...)
+    std::string agent_endpoint;  // ZeroMQ endpoint the gateway connects to: ipc://... or tcp://...
+};
+
+enum class WorkerState { running, exited, oom_killed, missing };
+
+struct WorkerStatus {
+    WorkerState state = WorkerState::missing;
+    int exit_code = 0;
+    std::string detail;  // backend's words, for logs and error bodies
+};
+
+class IsolationBackend {
+public:
+    virtual ~IsolationBackend() = default;
+    // Creates and starts a worker; returns once the backend has started it (the agent may still be
+    // starting: the core waits for the agent's answer).
+    virtual Result<WorkerHandle> create_worker(const WorkerSpec& spec) = 0;
+    // Removes the worker and everything the backend made for it. Removing a missing worker succeeds.
+    virtual Status destroy_worker(const std::string& worker_id) = 0;
+    // The workers this backend instance made and that still exist (running or not).
+    virtual Result<std::vector<WorkerHandle>> list_workers() = 0;
+    virtual Result<WorkerStatus> inspect_worker(const std::string& worker_id) = 0;
+};
+
+using IsolationFactory = std::unique_ptr<IsolationBackend>(const PluginContext&);
+
+}  // namespace ci::plugin

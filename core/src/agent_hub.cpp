@@ -1,0 +1,229 @@
+#include "agent_hub.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <zmq_addon.hpp>
+
+#include "code_interpreter/protocol/agent_protocol.hpp"
+#include "log.hpp"
+
+namespace ci {
+
+struct AgentHub::Command {
+    enum class Kind { connect, disconnect, request, stop } kind;
+    std::string worker_id;
+    std::string endpoint_or_reason;
+    std::string key;
+    nlohmann::json body;
+    Clock::time_point deadline;
+    Callback callback;
+};
+
+struct AgentHub::Channel {
+    std::string worker_id;
+    std::string key;
+    zmq::socket_t socket;
+};
+
+AgentHub::AgentHub() {
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+    thread_ = std::thread([this] { run(); });
+}
+
+AgentHub::~AgentHub() {
+    stop();
+    ::close(wake_fd_);
+}
+
+void AgentHub::post(Command command) {
+    {
+        std::unique_lock lock(mu_);
+        if (stopping_) {
+            lock.unlock();
+            if (command.callback)
+                command.callback({AgentReply::Status::disconnected, {}, "the gateway is stopping"});
+            return;
+        }
+        commands_.push_back(std::move(command));
+    }
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void AgentHub::connect(const std::string& worker_id, const std::string& endpoint, const std::string& key) {
+    post(Command{Command::Kind::connect, worker_id, endpoint, key, {}, {}, {}});
+}
+
+void AgentHub::disconnect(const std::string& worker_id, const std::string& why) {
+    post(Command{Command::Kind::disconnect, worker_id, why, {}, {}, {}, {}});
+}
+
+void AgentHub::request(const std::string& worker_id, nlohmann::json body, Clock::time_point deadline,
+                       Callback callback) {
+    post(Command{Command::Kind::request, worker_id, {}, {}, std::move(body), deadline, std::move(callback)});
+}
+
+void AgentHub::stop() {
+    {
+        std::lock_guard lock(mu_);
+        if (!thread_.joinable()) return;
+    }
+    post(Command{Command::Kind::stop, {}, {}, {}, {}, {}, {}});
+    thread_.join();
+}
+
+void AgentHub::run() {
+    for (;;) {
+        std::vector<Command> batch;
+        {
+            std::lock_guard lock(mu_);
+            batch.swap(commands_);
+        }
+        for (auto& command : batch) {
+            if (command.kind == Command::Kind::stop) {
+                std::vector<std::string> ids;
+                for (auto& [id, ch] : channels_) ids.push_back(id);
+                for (auto& id : ids) fail_worker(id, "the gateway is stopping");
+                {
+                    std::lock_guard lock(mu_);
+                    stopping_ = true;
+                    // Requests posted after stop are answered right away.
+                    for (auto& late : commands_)
+                        if (late.callback)
+                            late.callback({AgentReply::Status::disconnected, {}, "the gateway is stopping"});
+                    commands_.clear();
+                }
+                return;
+            }
+            apply(command);
+        }
+
+        std::vector<zmq::pollitem_t> items;
+        std::vector<Channel*> order;
+        items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+        for (auto& [id, ch] : channels_) {
+            items.push_back({ch->socket.handle(), 0, ZMQ_POLLIN, 0});
+            order.push_back(ch.get());
+        }
+        auto now = Clock::now();
+        auto timeout = std::chrono::milliseconds(1000);
+        for (auto& [id, p] : pending_) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now);
+            timeout = std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(0), timeout);
+        }
+        zmq::poll(items.data(), items.size(), timeout);
+
+        if (items[0].revents & ZMQ_POLLIN) {
+            std::uint64_t count;
+            [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
+        }
+        for (std::size_t i = 1; i < items.size(); ++i)
+            if (items[i].revents & ZMQ_POLLIN) receive(*order[i - 1]);
+        expire(Clock::now());
+    }
+}
+
+void AgentHub::apply(Command& command) {
+    switch (command.kind) {
+        case Command::Kind::connect: {
+            auto channel = std::make_unique<Channel>();
+            channel->worker_id = command.worker_id;
+            channel->key = command.key;
+            channel->socket = zmq::socket_t(context_, zmq::socket_type::dealer);
+            channel->socket.set(zmq::sockopt::linger, 0);
+            // The agent binds only once its kernel is ready: retry the connect quickly.
+            channel->socket.set(zmq::sockopt::reconnect_ivl, 20);
+            channel->socket.set(zmq::sockopt::reconnect_ivl_max, 200);
+            channel->socket.connect(command.endpoint_or_reason);
+            channels_[command.worker_id] = std::move(channel);
+            break;
+        }
+        case Command::Kind::disconnect:
+            fail_worker(command.worker_id, command.endpoint_or_reason);
+            break;
+        case Command::Kind::request: {
+            auto it = channels_.find(command.worker_id);
+            if (it == channels_.end()) {
+                command.callback({AgentReply::Status::disconnected, {}, "worker is not connected"});
+                break;
+            }
+            std::uint64_t id = next_id_++;
+            command.body["id"] = id;
+            auto frames = protocol::encode_message(it->second->key, command.body);
+            std::vector<zmq::const_buffer> buffers;
+            for (auto& f : frames) buffers.emplace_back(f.data(), f.size());
+            if (!zmq::send_multipart(it->second->socket, buffers, zmq::send_flags::dontwait)) {
+                command.callback({AgentReply::Status::disconnected, {}, "the worker's channel is full"});
+                break;
+            }
+            pending_.emplace(id, Pending{command.worker_id, command.deadline, std::move(command.callback)});
+            break;
+        }
+        case Command::Kind::stop:
+            break;
+    }
+}
+
+void AgentHub::receive(Channel& channel) {
+    for (;;) {
+        std::vector<zmq::message_t> parts;
+        auto got = zmq::recv_multipart(channel.socket, std::back_inserter(parts), zmq::recv_flags::dontwait);
+        if (!got) return;
+        std::vector<std::string> frames;
+        for (auto& p : parts) frames.push_back(p.to_string());
+        auto decoded = protocol::decode_message(channel.key, frames);
+        if (!decoded.body) {
+            log_warn("worker " + channel.worker_id + ": dropped a reply: " + decoded.error);
+            continue;
+        }
+        auto& body = *decoded.body;
+        auto id_it = body.find("id");
+        if (id_it == body.end() || !id_it->is_number_unsigned()) {
+            log_warn("worker " + channel.worker_id + ": dropped a reply without an id");
+            continue;
+        }
+        auto it = pending_.find(id_it->get<std::uint64_t>());
+        if (it == pending_.end() || it->second.worker_id != channel.worker_id) continue;  // late reply
+        auto callback = std::move(it->second.callback);
+        pending_.erase(it);
+        if (body.value("ok", false)) {
+            callback({AgentReply::Status::ok, std::move(body), {}});
+        } else {
+            std::string error = body.contains("error") && body["error"].is_string() ? body["error"].get<std::string>()
+                                                                                   : "agent reported an error";
+            callback({AgentReply::Status::agent_error, std::move(body), std::move(error)});
+        }
+    }
+}
+
+void AgentHub::expire(Clock::time_point now) {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        if (it->second.deadline <= now) {
+            auto callback = std::move(it->second.callback);
+            it = pending_.erase(it);
+            callback({AgentReply::Status::timeout, {}, "no answer before the deadline"});
+        } else {
+            ++it;
+        }
+    }
+}
+
+void AgentHub::fail_worker(const std::string& worker_id, const std::string& why) {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        if (it->second.worker_id == worker_id) {
+            auto callback = std::move(it->second.callback);
+            it = pending_.erase(it);
+            callback({AgentReply::Status::disconnected, {}, why});
+        } else {
+            ++it;
+        }
+    }
+    channels_.erase(worker_id);
+}
+
+}  // namespace ci

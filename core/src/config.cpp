@@ -1,0 +1,289 @@
+#include "config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <toml++/toml.h>
+
+namespace ci {
+namespace {
+
+[[noreturn]] void fail(const std::string& key, const std::string& problem) {
+    throw std::invalid_argument(key + ": " + problem);
+}
+
+nlohmann::json to_json(const toml::node& node) {
+    if (auto* t = node.as_table()) {
+        nlohmann::json out = nlohmann::json::object();
+        for (auto& [k, v] : *t) out[std::string(k.str())] = to_json(v);
+        return out;
+    }
+    if (auto* a = node.as_array()) {
+        nlohmann::json out = nlohmann::json::array();
+        for (auto& v : *a) out.push_back(to_json(v));
+        return out;
+    }
+    if (auto v = node.value<std::string>(); node.is_string()) return *v;
+    if (node.is_integer()) return *node.value<std::int64_t>();
+    if (node.is_floating_point()) return *node.value<double>();
+    if (node.is_boolean()) return *node.value<bool>();
+    // Dates and times: no plugin setting uses them.
+    throw std::invalid_argument("dates and times are not supported in plugin settings");
+}
+
+// Reads a section's keys with type checks; remembers which keys it saw so unknown ones are errors.
+class Section {
+public:
+    Section(const toml::table* table, std::string name) : table_(table), name_(std::move(name)) {}
+
+    template <class T>
+    void read(const char* key, T& out) {
+        known_.insert(key);
+        if (!table_) return;
+        const toml::node* node = table_->get(key);
+        if (!node) return;
+        std::string full = name_ + "." + key;
+        if constexpr (std::is_same_v<T, std::string>) {
+            if (!node->is_string()) fail(full, "must be a string");
+            out = *node->value<std::string>();
+        } else if constexpr (std::is_same_v<T, double>) {
+            if (!node->is_number()) fail(full, "must be a number");
+            out = *node->value<double>();
+        } else {
+            if (!node->is_integer()) fail(full, "must be an integer");
+            auto v = *node->value<std::int64_t>();
+            if (v < 0) fail(full, "must not be negative");
+            if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+                fail(full, "is too large");
+            out = static_cast<T>(v);
+        }
+    }
+
+    void read_ms(const char* key, std::chrono::milliseconds& out) {
+        double seconds = static_cast<double>(out.count()) / 1000.0;
+        read(key, seconds);
+        if (seconds < 0) fail(name_ + "." + key, "must not be negative");
+        out = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+    }
+
+    void reject_unknown() const {
+        if (!table_) return;
+        for (auto& [k, v] : *table_)
+            if (!known_.count(std::string(k.str())))
+                fail(name_ + "." + std::string(k.str()), "unknown setting");
+    }
+
+private:
+    const toml::table* table_;
+    std::string name_;
+    std::set<std::string> known_;
+};
+
+const toml::table* subtable(const toml::table& root, const char* name) {
+    const toml::node* node = root.get(name);
+    if (!node) return nullptr;
+    if (!node->is_table()) fail(name, "must be a table");
+    return node->as_table();
+}
+
+std::string resolve_path(const std::string& config_dir, const std::string& path) {
+    std::filesystem::path p(path);
+    if (p.is_absolute()) return p.lexically_normal().string();
+    return (std::filesystem::path(config_dir) / p).lexically_normal().string();
+}
+
+template <class T>
+T parse_number(const std::string& flag, const std::string& text) {
+    std::istringstream in(text);
+    T value{};
+    in >> value;
+    if (!in || !in.eof()) fail(flag, "'" + text + "' is not a valid number");
+    return value;
+}
+
+}  // namespace
+
+GatewayConfig parse_config(const std::string& toml_text, const std::string& config_dir) {
+    toml::table root;
+    try {
+        root = toml::parse(toml_text);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream msg;
+        msg << "line " << e.source().begin.line << ": " << e.description();
+        fail("config.toml", msg.str());
+    }
+
+    GatewayConfig c;
+    c.config_dir = config_dir;
+
+    std::set<std::string> sections = {"log_level", "server", "pool", "worker", "execution", "plugins"};
+    for (auto& [k, v] : root)
+        if (!sections.count(std::string(k.str()))) fail(std::string(k.str()), "unknown setting");
+    if (auto* n = root.get("log_level")) {
+        if (!n->is_string()) fail("log_level", "must be a string");
+        c.log_level = *n->value<std::string>();
+    }
+
+    Section server(subtable(root, "server"), "server");
+    server.read("host", c.server.host);
+    server.read("port", c.server.port);
+    server.read("threads", c.server.threads);
+    server.read("max_body_bytes", c.server.max_body_bytes);
+    server.read_ms("header_timeout", c.server.header_timeout);
+    server.read_ms("body_timeout", c.server.body_timeout);
+    server.read_ms("keepalive_timeout", c.server.keepalive_timeout);
+    server.reject_unknown();
+
+    Section pool(subtable(root, "pool"), "pool");
+    pool.read("min_idle_workers", c.pool.min_idle_workers);
+    pool.read("max_total_workers", c.pool.max_total_workers);
+    pool.read_ms("worker_start_timeout", c.pool.worker_start_timeout);
+    pool.read_ms("acquire_timeout", c.pool.acquire_timeout);
+    pool.read("create_concurrency", c.pool.create_concurrency);
+    pool.reject_unknown();
+
+    Section worker(subtable(root, "worker"), "worker");
+    worker.read("cpu", c.worker.cpu);
+    worker.read("ram_mb", c.worker.ram_mb);
+    worker.read("disk_mb", c.worker.disk_mb);
+    worker.read("pids_limit", c.worker.pids_limit);
+    worker.read("tmp_mb", c.worker.tmp_mb);
+    worker.reject_unknown();
+
+    Section execution(subtable(root, "execution"), "execution");
+    execution.read_ms("timeout", c.execution.timeout);
+    execution.read("max_output_bytes", c.execution.max_output_bytes);
+    execution.read("max_queued_per_session", c.execution.max_queued_per_session);
+    execution.reject_unknown();
+
+    if (const toml::table* plugins = subtable(root, "plugins")) {
+        for (auto& [k, v] : *plugins) {
+            std::string name(k.str());
+            if (!v.is_table()) fail("plugins." + name, "must be a table");
+            nlohmann::json settings = to_json(v);
+            if (!settings.contains("path") || !settings["path"].is_string())
+                fail("plugins." + name + ".path", "missing: the plugin's shared library");
+            PluginEntry entry;
+            entry.name = name;
+            entry.path = resolve_path(config_dir, settings["path"].get<std::string>());
+            settings.erase("path");
+            entry.settings = std::move(settings);
+            c.plugins.push_back(std::move(entry));
+        }
+    }
+    return c;
+}
+
+GatewayConfig load_config_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::invalid_argument("config file '" + path + "' cannot be read");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto dir = std::filesystem::absolute(path).parent_path().string();
+    try {
+        return parse_config(text.str(), dir);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(path + ": " + e.what());
+    }
+}
+
+namespace {
+
+using Setter = std::function<void(GatewayConfig&, const std::string& flag, const std::string&)>;
+
+const std::map<std::string, Setter>& flag_setters() {
+    static const std::map<std::string, Setter> setters = {
+        {"min-idle-workers", [](GatewayConfig& c, const std::string& f, const std::string& v) {
+             c.pool.min_idle_workers = parse_number<int>(f, v);
+         }},
+        {"max-total-workers", [](GatewayConfig& c, const std::string& f, const std::string& v) {
+             c.pool.max_total_workers = parse_number<int>(f, v);
+         }},
+        {"worker-cpu", [](GatewayConfig& c, const std::string& f, const std::string& v) {
+             c.worker.cpu = parse_number<double>(f, v);
+         }},
+        {"worker-ram-mb", [](GatewayConfig& c, const std::string& f, const std::string& v) {
+             c.worker.ram_mb = parse_number<std::uint64_t>(f, v);
+         }},
+        {"worker-disk-mb", [](GatewayConfig& c, const std::string& f, const std::string& v) {
+             c.worker.disk_mb = parse_number<std::uint64_t>(f, v);
+         }},
+        {"port", [](GatewayConfig& c, const std::string& f, const std::string& v) {
+             auto port = parse_number<std::uint32_t>(f, v);
+             if (port > 65535) fail(f, "must be at most 65535");
+             c.server.port = static_cast<std::uint16_t>(port);
+         }},
+        {"host", [](GatewayConfig& c, const std::string&, const std::string& v) { c.server.host = v; }},
+        {"log-level", [](GatewayConfig& c, const std::string&, const std::string& v) { c.log_level = v; }},
+    };
+    return setters;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv) {
+    CommandLine cli;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "-h" || arg == "--help") {
+            cli.help = true;
+            continue;
+        }
+        if (arg.rfind("--", 0) != 0) fail(arg, "unexpected argument");
+        std::string name = arg.substr(2), value;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+        } else {
+            if (i + 1 >= argc) fail("--" + name, "needs a value");
+            value = argv[++i];
+        }
+        if (name == "config") {
+            cli.config_path = value;
+        } else if (flag_setters().count(name)) {
+            cli.overrides.emplace_back(name, value);
+        } else {
+            fail("--" + name, "unknown flag (see --help)");
+        }
+    }
+    return cli;
+}
+
+void apply_overrides(GatewayConfig& config, const CommandLine& cli) {
+    for (const auto& [name, value] : cli.overrides) flag_setters().at(name)(config, "--" + name, value);
+}
+
+void validate(const GatewayConfig& c) {
+    if (c.server.threads < 1) fail("server.threads", "must be at least 1");
+    if (c.server.max_body_bytes < 1024) fail("server.max_body_bytes", "must be at least 1024");
+    if (c.pool.max_total_workers < 1) fail("pool.max_total_workers", "must be at least 1");
+    if (c.pool.min_idle_workers > c.pool.max_total_workers)
+        fail("pool.min_idle_workers", "must not exceed pool.max_total_workers (" +
+                                          std::to_string(c.pool.max_total_workers) + ")");
+    if (c.pool.create_concurrency < 1) fail("pool.create_concurrency", "must be at least 1");
+    if (c.pool.worker_start_timeout.count() <= 0) fail("pool.worker_start_timeout", "must be positive");
+    if (!(c.worker.cpu > 0.0)) fail("worker.cpu", "must be positive");
+    if (c.worker.ram_mb < 64) fail("worker.ram_mb", "must be at least 64");
+    if (c.worker.disk_mb < 1) fail("worker.disk_mb", "must be at least 1");
+    if (c.worker.pids_limit < 16) fail("worker.pids_limit", "must be at least 16");
+    if (c.execution.timeout.count() <= 0) fail("execution.timeout", "must be positive");
+    if (c.execution.max_queued_per_session < 1) fail("execution.max_queued_per_session", "must be at least 1");
+    static const std::set<std::string> levels = {"debug", "info", "warn", "error"};
+    if (!levels.count(c.log_level)) fail("log_level", "must be debug, info, warn or error");
+}
+
+std::string usage() {
+    return "usage: ci-gateway [--config PATH] [--port N] [--host ADDR]\n"
+           "                  [--min-idle-workers N] [--max-total-workers N]\n"
+           "                  [--worker-cpu CORES] [--worker-ram-mb MB] [--worker-disk-mb MB]\n"
+           "                  [--log-level debug|info|warn|error]\n"
+           "Flags override the settings of the config file (default: ./config.toml).\n";
+}
+
+}  // namespace ci

@@ -1,0 +1,82 @@
+#pragma once
+// Gateway configuration: config.toml, then command-line flags on top.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ci {
+
+struct ServerConfig {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 3874;  // 0: pick a free port (tests)
+    int threads = 2;
+    std::size_t max_body_bytes = 1 << 20;
+    std::chrono::milliseconds header_timeout{10'000};
+    std::chrono::milliseconds body_timeout{30'000};
+    std::chrono::milliseconds keepalive_timeout{60'000};
+};
+
+struct PoolConfig {
+    int min_idle_workers = 5;
+    int max_total_workers = 50;
+    // How long a new worker may take from create to its agent's first answer.
+    std::chrono::milliseconds worker_start_timeout{60'000};
+    // How long a new session may wait for a worker when none is idle.
+    std::chrono::milliseconds acquire_timeout{30'000};
+    int create_concurrency = 2;  // worker creations in flight at once
+};
+
+struct WorkerConfig {
+    double cpu = 1.0;
+    std::uint64_t ram_mb = 1024;
+    std::uint64_t disk_mb = 500;
+    std::uint64_t pids_limit = 256;
+    std::uint64_t tmp_mb = 64;
+};
+
+struct ExecutionConfig {
+    std::chrono::milliseconds timeout{120'000};
+    std::uint64_t max_output_bytes = 4 << 20;
+    std::size_t max_queued_per_session = 16;
+};
+
+struct PluginEntry {
+    std::string name;         // [plugins.<name>]
+    std::string path;         // absolute path of the shared library
+    nlohmann::json settings;  // the table without "path"
+};
+
+struct GatewayConfig {
+    std::string config_dir;
+    std::string log_level = "info";
+    ServerConfig server;
+    PoolConfig pool;
+    WorkerConfig worker;
+    ExecutionConfig execution;
+    std::vector<PluginEntry> plugins;
+};
+
+// Parses a config.toml text; config_dir resolves relative plugin paths. Throws
+// std::invalid_argument with "<key>: <problem>" for anything invalid or unknown.
+GatewayConfig parse_config(const std::string& toml_text, const std::string& config_dir);
+GatewayConfig load_config_file(const std::string& path);
+
+struct CommandLine {
+    std::string config_path = "config.toml";
+    std::vector<std::pair<std::string, std::string>> overrides;  // flag name -> value
+    bool help = false;
+};
+
+// Throws std::invalid_argument for unknown flags or missing values.
+CommandLine parse_command_line(int argc, const char* const* argv);
+// Applies --min-idle-workers and friends; throws std::invalid_argument for bad values.
+void apply_overrides(GatewayConfig& config, const CommandLine& cli);
+// Throws std::invalid_argument when settings contradict each other.
+void validate(const GatewayConfig& config);
+
+std::string usage();
+
+}  // namespace ci

@@ -1,0 +1,58 @@
+#include "gateway.hpp"
+
+#include "log.hpp"
+
+namespace ci {
+
+Gateway::Gateway(GatewayConfig config, LoadedPlugins plugins)
+    : config_(std::move(config)),
+      plugins_(std::move(plugins)),
+      // Blocking backend calls: the creations allowed at once, plus room for destroys and inspects.
+      tasks_(config_.pool.create_concurrency + 2),
+      pool_(config_.pool, config_.worker, *plugins_.isolation, plugins_.storage.get(), hub_, tasks_),
+      sessions_(config_.execution, pool_, hub_, tasks_) {}
+
+Gateway::~Gateway() { stop(); }
+
+void Gateway::start() {
+    pool_.start();
+
+    Pistache::Address address(config_.server.host, Pistache::Port(config_.server.port));
+    endpoint_ = std::make_unique<Pistache::Http::Endpoint>(address);
+    auto options = Pistache::Http::Endpoint::options()
+                       .threads(config_.server.threads)
+                       .flags(Pistache::Tcp::Options::ReuseAddr)
+                       // Pistache refuses requests above this with a plain-text 413 of its own;
+                       // the room above max_body_bytes lets the handler answer most oversized
+                       // bodies with a JSON 413 instead.
+                       .maxRequestSize(2 * config_.server.max_body_bytes + 64 * 1024)
+                       .maxResponseSize(config_.execution.max_output_bytes * 2 + 1024 * 1024)
+                       .headerTimeout(config_.server.header_timeout)
+                       .bodyTimeout(config_.server.body_timeout)
+                       .keepaliveTimeout(config_.server.keepalive_timeout);
+    endpoint_->init(options);
+    auto services = std::make_shared<ApiServices>(ApiServices{config_, *plugins_.auth, sessions_, pool_});
+    endpoint_->setHandler(std::make_shared<HttpApi>(services));
+    try {
+        endpoint_->serveThreaded();
+    } catch (const std::exception& e) {
+        throw std::runtime_error("cannot listen on " + config_.server.host + ":" +
+                                 std::to_string(config_.server.port) + ": " + e.what());
+    }
+    log_info("listening on http://" + config_.server.host + ":" + std::to_string(port()));
+}
+
+std::uint16_t Gateway::port() const { return endpoint_ ? static_cast<std::uint16_t>(endpoint_->getPort()) : 0; }
+
+void Gateway::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    if (endpoint_) endpoint_->shutdown();
+    sessions_.shutdown();
+    pool_.shutdown(std::chrono::seconds(30));
+    hub_.stop();
+    tasks_.stop();
+    log_info("stopped");
+}
+
+}  // namespace ci

@@ -1,0 +1,241 @@
+#include "http_api.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "log.hpp"
+#include "result_format.hpp"
+
+namespace ci {
+
+using Pistache::Http::Code;
+using Pistache::Http::Method;
+using Pistache::Http::Request;
+using Pistache::Http::ResponseWriter;
+
+namespace {
+
+constexpr std::string_view kVersionPrefix = "/api/v1";
+constexpr int kRetryAfterSeconds = 5;
+
+// Pistache writes only typed headers into a response (raw ones are dropped), so Retry-After
+// needs a type of its own.
+class RetryAfter final : public Pistache::Http::Header::Header {
+public:
+    NAME("Retry-After")
+    RetryAfter() = default;
+    explicit RetryAfter(int seconds) : seconds_(seconds) {}
+    void parse(const std::string& data) override { seconds_ = std::stoi(data); }
+    void write(std::ostream& os) const override { os << seconds_; }
+
+private:
+    int seconds_ = 0;
+};
+
+void send_json(ResponseWriter& writer, int status, const std::string& body) {
+    writer.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
+    writer.send(static_cast<Code>(status), body);
+}
+
+void send_error(ResponseWriter& writer, const ApiError& error) {
+    if (error.reason == ErrorReason::pool_exhausted) writer.headers().add<RetryAfter>(kRetryAfterSeconds);
+    send_json(writer, http_status(error.reason), error_body(error));
+}
+
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+plugin::AuthRequest auth_request(const Request& request) {
+    plugin::AuthRequest out;
+    out.path = request.resource();
+    auto lower = [](std::string s) {
+        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return s;
+    };
+    for (const auto& [name, raw] : request.headers().rawList()) out.headers.emplace_back(lower(raw.name()), raw.value());
+    for (const auto& header : request.headers().list()) {
+        std::ostringstream value;
+        header->write(value);
+        out.headers.emplace_back(lower(header->name()), value.str());
+    }
+    return out;
+}
+
+// Parses the JSON object body, or says why not.
+std::optional<nlohmann::json> parse_body(const Request& request, ResponseWriter& writer, std::size_t max_bytes) {
+    const std::string& body = request.body();
+    if (body.size() > max_bytes) {
+        send_error(writer, {ErrorReason::payload_too_large,
+                            "request body of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
+                                std::to_string(max_bytes) + " bytes (server.max_body_bytes)"});
+        return std::nullopt;
+    }
+    if (body.empty()) return nlohmann::json::object();  // fields may come from the query
+    auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) {
+        send_error(writer, {ErrorReason::bad_request, "request body is not valid JSON"});
+        return std::nullopt;
+    }
+    if (!parsed.is_object()) {
+        send_error(writer, {ErrorReason::bad_request, "request body must be a JSON object"});
+        return std::nullopt;
+    }
+    return parsed;
+}
+
+// user_uuid from the body, or (the /api/v1 form) from the query string; lower-cased.
+std::optional<std::string> user_uuid(const Request& request, const nlohmann::json& body, ResponseWriter& writer) {
+    std::string value;
+    if (auto it = body.find("user_uuid"); it != body.end()) {
+        if (!it->is_string()) {
+            send_error(writer, {ErrorReason::bad_request, "user_uuid must be a string"});
+            return std::nullopt;
+        }
+        value = it->get<std::string>();
+    } else if (auto q = request.query().get("user_uuid")) {
+        value = *q;
+    } else {
+        send_error(writer, {ErrorReason::bad_request, "missing field user_uuid"});
+        return std::nullopt;
+    }
+    if (!is_uuid(value)) {
+        send_error(writer, {ErrorReason::bad_request, "user_uuid must be a UUID (8-4-4-4-12 hexadecimal digits)"});
+        return std::nullopt;
+    }
+    std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return value;
+}
+
+}  // namespace
+
+bool is_uuid(const std::string& text) {
+    if (text.size() != 36) return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+    }
+    return true;
+}
+
+void HttpApi::onRequest(const Request& request, ResponseWriter writer) {
+    std::string path = request.resource();
+    if (path.rfind(kVersionPrefix, 0) == 0 && (path.size() == kVersionPrefix.size() || path[kVersionPrefix.size()] == '/'))
+        path = path.substr(kVersionPrefix.size());
+    if (path.size() > 1 && path.back() == '/') path.pop_back();
+
+    struct Route {
+        const char* path;
+        Method method;
+        bool admin;
+    };
+    static const Route routes[] = {
+        {"/execute", Method::Post, false},
+        {"/release", Method::Post, false},
+        {"/status", Method::Get, true},
+        {"/health", Method::Get, false},
+    };
+    auto route = std::find_if(std::begin(routes), std::end(routes), [&](const Route& r) { return path == r.path; });
+    if (route == std::end(routes)) {
+        send_error(writer, {ErrorReason::not_found, "no route " + request.resource()});
+        return;
+    }
+    if (request.method() != route->method) {
+        writer.headers().add<Pistache::Http::Header::Allow>(route->method);
+        send_error(writer, {ErrorReason::method_not_allowed, std::string(route->path) + " only answers " +
+                                                                  (route->method == Method::Post ? "POST" : "GET")});
+        return;
+    }
+    if (path == "/health") {
+        send_json(writer, 200, R"({"status":"ok"})");
+        return;
+    }
+
+    plugin::AuthDecision decision;
+    try {
+        decision = services_->auth.authenticate(auth_request(request));
+    } catch (const std::exception& e) {
+        log_error(std::string("auth plugin threw: ") + e.what());
+        send_error(writer, {ErrorReason::internal, "authentication failed inside the gateway"});
+        return;
+    }
+    if (!decision.allowed) {
+        send_error(writer, {ErrorReason::unauthorized, "authentication required: " + decision.reason});
+        return;
+    }
+    if (route->admin && decision.role != plugin::Role::admin) {
+        send_error(writer, {ErrorReason::forbidden, "this route needs the admin token"});
+        return;
+    }
+
+    if (path == "/execute") return execute(request, std::move(writer));
+    if (path == "/release") return release(request, std::move(writer));
+    status(std::move(writer));
+}
+
+void HttpApi::execute(const Request& request, ResponseWriter writer) {
+    auto body = parse_body(request, writer, services_->config.server.max_body_bytes);
+    if (!body) return;
+    auto user = user_uuid(request, *body, writer);
+    if (!user) return;
+    auto code = body->find("code");
+    if (code == body->end()) {
+        send_error(writer, {ErrorReason::bad_request, "missing field code"});
+        return;
+    }
+    if (!code->is_string()) {
+        send_error(writer, {ErrorReason::bad_request, "code must be a string"});
+        return;
+    }
+    // ResponseWriter is move-only; the callback is copyable and may run on another thread.
+    auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
+    services_->sessions.execute(*user, code->get<std::string>(), [shared_writer](ExecutionOutcome outcome) {
+        if (auto* error = std::get_if<ApiError>(&outcome)) {
+            send_error(*shared_writer, *error);
+        } else {
+            send_json(*shared_writer, 200, dump(seed_response(std::get<protocol::ExecutionResult>(outcome))));
+        }
+    });
+}
+
+void HttpApi::release(const Request& request, ResponseWriter writer) {
+    auto body = parse_body(request, writer, services_->config.server.max_body_bytes);
+    if (!body) return;
+    auto user = user_uuid(request, *body, writer);
+    if (!user) return;
+    if (!services_->sessions.release(*user)) {
+        send_error(writer, {ErrorReason::not_found, "no session for user_uuid " + *user});
+        return;
+    }
+    send_json(writer, 200, dump({{"status", "ok"}, {"detail", "session of " + *user + " released; its worker is being destroyed"}}));
+}
+
+void HttpApi::status(ResponseWriter writer) {
+    const auto& c = services_->config;
+    PoolStats pool = services_->pool.stats();
+    SessionStats sessions = services_->sessions.stats();
+    nlohmann::json body = {
+        {"total_workers", pool.total()},
+        {"idle_workers", pool.idle},
+        {"busy_workers", pool.busy},
+        {"creating_workers", pool.creating},
+        {"destroying_workers", pool.destroying},
+        {"waiting_sessions", pool.waiting},
+        {"sessions", sessions.sessions},
+        {"running_executions", sessions.running},
+        {"queued_executions", sessions.queued},
+        {"last_worker_error", pool.last_create_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(pool.last_create_error)},
+        {"limits",
+         {{"min_idle_workers", c.pool.min_idle_workers},
+          {"max_total_workers", c.pool.max_total_workers},
+          {"worker_cpu", c.worker.cpu},
+          {"worker_ram_mb", c.worker.ram_mb},
+          {"worker_disk_mb", c.worker.disk_mb},
+          {"execution_timeout_ms", c.execution.timeout.count()}}},
+    };
+    send_json(writer, 200, dump(body));
+}
+
+}  // namespace ci

@@ -1,0 +1,199 @@
+#include "session_manager.hpp"
+
+#include "log.hpp"
+
+namespace ci {
+namespace {
+
+void fail_all(std::deque<std::function<void(ExecutionOutcome)>>& dones, const ApiError& error) {
+    for (auto& done : dones) done(error);
+}
+
+}  // namespace
+
+SessionManager::SessionManager(const ExecutionConfig& config, WorkerPool& pool, AgentHub& hub, TaskRunner& tasks)
+    : config_(config), pool_(pool), hub_(hub), tasks_(tasks) {}
+
+void SessionManager::execute(const std::string& user, std::string code, Done done) {
+    std::uint64_t new_session = 0;
+    {
+        std::unique_lock lock(mu_);
+        if (shutting_down_) {
+            lock.unlock();
+            done(ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
+            return;
+        }
+        auto [it, inserted] = sessions_.try_emplace(user);
+        Session& session = it->second;
+        if (inserted) {
+            session.id = next_session_id_++;
+            new_session = session.id;
+        }
+        std::size_t waiting = session.queue.size() + (session.running ? 1 : 0);
+        if (waiting > config_.max_queued_per_session) {
+            lock.unlock();
+            done(ApiError{ErrorReason::queue_full, "too many requests waiting for this session (limit " +
+                                                       std::to_string(config_.max_queued_per_session) + ")"});
+            return;
+        }
+        session.queue.push_back(Pending{std::move(code), std::move(done)});
+        if (!inserted) start_next(user, session);
+    }
+    if (new_session != 0) {
+        // May call back at once (an idle worker): the lock must not be held here.
+        pool_.acquire([this, user, new_session](WorkerPtr worker, std::optional<ApiError> error) {
+            on_acquired(user, new_session, std::move(worker), std::move(error));
+        });
+    }
+}
+
+void SessionManager::on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker,
+                                 std::optional<ApiError> error) {
+    std::deque<Done> to_fail;
+    {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(user);
+        bool current = it != sessions_.end() && it->second.id == session_id;
+        if (!current) {
+            // Released (or stopped) while waiting: the fresh worker goes back to be destroyed.
+            if (worker) pool_.retire(worker, "its session ended before it was used");
+            return;
+        }
+        if (error) {
+            for (auto& p : it->second.queue) to_fail.push_back(std::move(p.done));
+            sessions_.erase(it);
+        } else {
+            it->second.worker = std::move(worker);
+            log_info("session " + std::to_string(session_id) + " started on worker " + it->second.worker->id);
+            start_next(user, it->second);
+        }
+    }
+    if (error) fail_all(to_fail, *error);
+}
+
+void SessionManager::start_next(const std::string& user, Session& session) {
+    if (session.running || !session.worker || session.queue.empty()) return;
+    Pending next = std::move(session.queue.front());
+    session.queue.pop_front();
+    session.running = true;
+    nlohmann::json request = {{"op", "execute"}, {"code", std::move(next.code)},
+                              {"max_output_bytes", config_.max_output_bytes}};
+    auto deadline = AgentHub::Clock::now() + config_.timeout;
+    hub_.request(session.worker->id, std::move(request), deadline,
+                 [this, user, id = session.id, worker = session.worker, done = std::move(next.done)](AgentReply reply) mutable {
+                     on_reply(user, id, std::move(worker), std::move(done), std::move(reply));
+                 });
+}
+
+void SessionManager::on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done,
+                              AgentReply reply) {
+    if (reply.status == AgentReply::Status::ok) {
+        ExecutionOutcome outcome;
+        try {
+            outcome = reply.body.at("result").get<protocol::ExecutionResult>();
+        } catch (const std::exception& e) {
+            outcome = ApiError{ErrorReason::internal, std::string("malformed result from the agent: ") + e.what()};
+        }
+        {
+            std::lock_guard lock(mu_);
+            auto it = sessions_.find(user);
+            if (it != sessions_.end() && it->second.id == session_id) {
+                it->second.running = false;
+                start_next(user, it->second);
+            }
+        }
+        done(std::move(outcome));
+        return;
+    }
+
+    if (reply.status == AgentReply::Status::disconnected) {
+        // The session was released or the gateway is stopping; the worker is already going.
+        done(ApiError{ErrorReason::session_released, "the session ended while this execution ran: " + reply.message});
+        return;
+    }
+
+    // Timeout or agent error: the worker cannot be trusted any more ("cattle, not pets").
+    std::deque<Pending> queued;
+    bool current = false;
+    {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(user);
+        current = it != sessions_.end() && it->second.id == session_id;
+        if (current) queued = end_session_locked(user, reply.status == AgentReply::Status::timeout ? "execution timed out" : "agent failed: " + reply.message);
+    }
+    for (auto& p : queued)
+        p.done(ApiError{ErrorReason::session_released,
+                        "the session's worker was recycled before this request ran (an earlier execution failed)"});
+    answer_failure(worker, std::move(done), reply);
+}
+
+// Asks the backend what became of the worker, so the caller learns timeout, OOM or a lost worker.
+void SessionManager::answer_failure(const WorkerPtr& worker, Done done, const AgentReply& reply) {
+    bool timed_out = reply.status == AgentReply::Status::timeout;
+    std::string agent_message = reply.message;
+    auto timeout_ms = config_.timeout.count();
+    tasks_.post([this, worker, done = std::move(done), timed_out, agent_message, timeout_ms] {
+        auto status = pool_.inspect(worker);
+        pool_.retire(worker, timed_out ? "execution timed out" : "agent failed");
+        std::string recycled = "; the worker was destroyed and the next call starts a fresh session";
+        if (status.ok() && status.value().state == plugin::WorkerState::oom_killed) {
+            done(ApiError{ErrorReason::oom_killed, "the worker ran out of memory (killed at its memory limit)" + recycled});
+        } else if (status.ok() && status.value().state != plugin::WorkerState::running) {
+            done(ApiError{ErrorReason::worker_lost, "the worker stopped unexpectedly (" + status.value().detail + ")" + recycled});
+        } else if (!status.ok()) {
+            done(ApiError{ErrorReason::worker_lost, "the worker cannot be reached: " + status.error() + recycled});
+        } else if (timed_out) {
+            done(ApiError{ErrorReason::timeout, "execution exceeded the time limit of " + std::to_string(timeout_ms) + " ms" + recycled});
+        } else {
+            done(ApiError{ErrorReason::kernel_died, "the kernel failed: " + agent_message + recycled});
+        }
+    });
+}
+
+std::deque<SessionManager::Pending> SessionManager::end_session_locked(const std::string& user, const std::string& why) {
+    auto it = sessions_.find(user);
+    std::deque<Pending> queued = std::move(it->second.queue);
+    log_info("session " + std::to_string(it->second.id) + " ended: " + why);
+    sessions_.erase(it);
+    return queued;
+}
+
+bool SessionManager::release(const std::string& user) {
+    std::deque<Pending> queued;
+    WorkerPtr worker;
+    {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(user);
+        if (it == sessions_.end()) return false;
+        worker = it->second.worker;
+        queued = end_session_locked(user, "released");
+    }
+    for (auto& p : queued)
+        p.done(ApiError{ErrorReason::session_released, "the session was released before this request ran"});
+    // A session still waiting for the pool has no worker yet: on_acquired retires it when it comes.
+    if (worker) pool_.retire(worker, "session released");
+    return true;
+}
+
+SessionStats SessionManager::stats() const {
+    std::lock_guard lock(mu_);
+    SessionStats s;
+    s.sessions = static_cast<int>(sessions_.size());
+    for (const auto& [user, session] : sessions_) {
+        s.running += session.running ? 1 : 0;
+        s.queued += static_cast<int>(session.queue.size());
+    }
+    return s;
+}
+
+void SessionManager::shutdown() {
+    std::vector<std::string> users;
+    {
+        std::lock_guard lock(mu_);
+        shutting_down_ = true;
+        for (const auto& [user, session] : sessions_) users.push_back(user);
+    }
+    for (const auto& user : users) release(user);
+}
+
+}  // namespace ci

@@ -1,0 +1,74 @@
+#pragma once
+// user_uuid -> session: a leased worker and a FIFO of executions, run one at a time.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+
+#include "api_error.hpp"
+#include "code_interpreter/protocol/agent_protocol.hpp"
+#include "config.hpp"
+#include "worker_pool.hpp"
+
+namespace ci {
+
+using ExecutionOutcome = std::variant<protocol::ExecutionResult, ApiError>;
+
+struct SessionStats {
+    int sessions = 0;
+    int running = 0;  // executions running now
+    int queued = 0;   // executions waiting behind another of the same session
+};
+
+class SessionManager {
+public:
+    using Done = std::function<void(ExecutionOutcome)>;
+
+    SessionManager(const ExecutionConfig& config, WorkerPool& pool, AgentHub& hub, TaskRunner& tasks);
+
+    // Runs code in user's session (made on first use); done is called exactly once, from any thread.
+    void execute(const std::string& user, std::string code, Done done);
+    // Destroys user's session and worker; false when the user has no session.
+    bool release(const std::string& user);
+    SessionStats stats() const;
+    // Ends every session (their requests get shutting_down) and refuses new ones.
+    void shutdown();
+
+private:
+    struct Pending {
+        std::string code;
+        Done done;
+    };
+    struct Session {
+        std::uint64_t id = 0;
+        WorkerPtr worker;  // null while waiting for the pool
+        bool running = false;
+        std::deque<Pending> queue;
+    };
+
+    void on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker, std::optional<ApiError> error);
+    // Starts the next queued execution if the session is idle. Called with mu_ held.
+    void start_next(const std::string& user, Session& session);
+    void on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done, AgentReply reply);
+    // Removes the session (its worker is the caller's to retire). Called with mu_ held; returns the
+    // queued requests, to be failed once the lock is released.
+    std::deque<Pending> end_session_locked(const std::string& user, const std::string& why);
+    void answer_failure(const WorkerPtr& worker, Done done, const AgentReply& reply);
+
+    ExecutionConfig config_;
+    WorkerPool& pool_;
+    AgentHub& hub_;
+    TaskRunner& tasks_;
+
+    mutable std::mutex mu_;
+    std::unordered_map<std::string, Session> sessions_;
+    std::uint64_t next_session_id_ = 1;
+    bool shutting_down_ = false;
+};
+
+}  // namespace ci

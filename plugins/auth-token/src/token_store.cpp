@@ -1,0 +1,90 @@
+#include "token_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "code_interpreter/protocol/crypto.hpp"
+
+namespace ci::auth {
+namespace {
+
+class Fd {
+public:
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+std::runtime_error file_error(const std::string& what, const std::string& path) {
+    return std::runtime_error(what + " '" + path + "': " + std::strerror(errno));
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    std::size_t start = 0;
+    while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
+    return s.substr(start);
+}
+
+std::string read_token(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) throw file_error("cannot open token file", path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw file_error("cannot stat token file", path);
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        throw std::runtime_error("token file '" + path +
+                                 "' is readable by others: chmod 600 it");
+    std::string content;
+    char buf[512];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) {
+        content.append(buf, static_cast<std::size_t>(n));
+        if (content.size() > 4096) throw std::runtime_error("token file '" + path + "' is too large");
+    }
+    if (n < 0) throw file_error("cannot read token file", path);
+    content = trim(content);
+    if (content.size() < 16)
+        throw std::runtime_error("token in '" + path + "' is shorter than 16 characters");
+    return content;
+}
+
+}  // namespace
+
+std::string load_or_create_token(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) return read_token(path);
+
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) {
+        std::filesystem::create_directories(parent, ec);
+        if (ec) throw std::runtime_error("cannot create directory '" + parent.string() + "': " + ec.message());
+    }
+    std::string token = protocol::random_hex(32);
+    // O_EXCL: two gateways starting at once must not overwrite each other's token.
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd.get() < 0) {
+        if (errno == EEXIST) return read_token(path);
+        throw file_error("cannot create token file", path);
+    }
+    std::string line = token + "\n";
+    if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+        ::fsync(fd.get()) != 0)
+        throw file_error("cannot write token file", path);
+    return token;
+}
+
+}  // namespace ci::auth

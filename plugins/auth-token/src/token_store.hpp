@@ -1,0 +1,12 @@
+#pragma once
+// Where a token comes from: given in the configuration, or kept in a file (mode 0600) that is
+// created with a fresh random 256-bit token on first start and reused afterwards.
+#include <string>
+
+namespace ci::auth {
+
+// Reads the token in path; when the file does not exist, writes a new random token there first.
+// Throws std::runtime_error naming the path when the file cannot be read, created or is unsafe.
+std::string load_or_create_token(const std::string& path);
+
+}  // namespace ci::auth

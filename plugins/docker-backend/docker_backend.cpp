@@ -1,0 +1,292 @@
+#include "docker_backend.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "docker_api.hpp"
+#include "worker_dir.hpp"
+
+namespace ci::docker {
+
+using ci::plugin::LogLevel;
+using ci::plugin::Result;
+using ci::plugin::Status;
+using ci::plugin::WorkerHandle;
+using ci::plugin::WorkerSpec;
+using ci::plugin::WorkerStatus;
+using nlohmann::json;
+
+namespace {
+
+// Container create / start / force-remove can be slow on a loaded host.
+constexpr std::chrono::milliseconds kSlowCallTimeout{60000};
+constexpr std::chrono::milliseconds kRemovalWait{15000};
+
+std::string http_failure(const HttpResponse& r) {
+    return "HTTP " + std::to_string(r.status) + ": " + docker_error_message(r.body);
+}
+
+std::string read_small_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return {};
+    std::string text(8192, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    return text;
+}
+
+// OOM kills in a running container's memory cgroup, read on the host (see oom_counter_files);
+// 0 when unknown (another pid namespace, no access, unexpected cgroup layout).
+long long running_oom_kills(const std::string& inspect_body) {
+    const json parsed = json::parse(inspect_body, nullptr, false);
+    if (!parsed.is_object() || !parsed.contains("Id") || !parsed["Id"].is_string()) return 0;
+    const json& state = parsed.value("State", json::object());
+    if (!state.is_object() || !state.contains("Pid") || !state["Pid"].is_number_integer()) return 0;
+    const long long pid = state["Pid"].get<long long>();
+    if (pid <= 0) return 0;
+    const std::string cgroups = read_small_file("/proc/" + std::to_string(pid) + "/cgroup");
+    for (const auto& file : oom_counter_files(cgroups, parsed["Id"].get<std::string>())) {
+        const long long count = parse_oom_kill_count(read_small_file(file));
+        if (count >= 0) return count;
+    }
+    return 0;
+}
+
+}  // namespace
+
+DockerBackend::DockerBackend(BackendConfig config, Logger log, DockerClientOptions client_options)
+    : config_(std::move(config)), log_(std::move(log)), client_(config_.socket, client_options) {}
+
+void DockerBackend::log(LogLevel level, const std::string& message) const {
+    if (!log_) return;
+    try {
+        log_(level, "docker-backend: " + message);
+    } catch (...) {
+    }
+}
+
+void DockerBackend::check_startup() {
+    auto ping = client_.get("/_ping");
+    if (!ping.ok()) throw std::runtime_error("docker-backend: the Docker daemon does not answer: " + ping.error());
+    if (ping.value().status != 200)
+        throw std::runtime_error("docker-backend: GET /_ping on " + config_.socket + " answered " +
+                                 http_failure(ping.value()));
+
+    auto image = client_.get(inspect_image_path(config_.image));
+    if (!image.ok()) throw std::runtime_error("docker-backend: cannot inspect image " + config_.image + ": " + image.error());
+    if (image.value().status == 404)
+        throw std::runtime_error("docker-backend: image '" + config_.image +
+                                 "' does not exist; build it with docker/build-image.sh (key plugins." +
+                                 "docker-backend.image)");
+    if (image.value().status != 200)
+        throw std::runtime_error("docker-backend: inspecting image " + config_.image + " answered " +
+                                 http_failure(image.value()));
+
+    if (auto st = ensure_directory(instance_dir(config_)); !st.ok())
+        throw std::runtime_error("docker-backend: run_dir: " + st.error());
+    // Probe that we may hand a dir to the agent's user (the gateway needs root or CAP_CHOWN).
+    const std::string probe = instance_dir(config_) + "/.probe-" + std::to_string(::getpid());
+    (void)remove_tree(probe);
+    Status made = make_worker_dir(probe, config_.agent_uid, config_.agent_gid, "probe", "x");
+    (void)remove_tree(probe);
+    if (!made.ok())
+        throw std::runtime_error("docker-backend: cannot prepare per-worker dirs under " + instance_dir(config_) +
+                                 " (the gateway must run as root to give them to uid " +
+                                 std::to_string(config_.agent_uid) + "): " + made.error());
+    log(LogLevel::info, "Docker daemon at " + config_.socket + " answers; image " + config_.image +
+                            " present; instance '" + config_.instance + "'");
+}
+
+std::size_t DockerBackend::remove_orphan_dirs() {
+    auto listed = list_workers();
+    if (!listed.ok()) {
+        log(LogLevel::warn, "cannot look for leftover dirs: " + listed.error());
+        return 0;
+    }
+    std::set<std::string> live;
+    for (const auto& h : listed.value()) live.insert(h.worker_id);
+    std::size_t removed = 0;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(instance_dir(config_), ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (!is_valid_worker_id(name) || live.count(name)) continue;
+        if (remove_tree(it->path().string()).ok()) ++removed;
+    }
+    if (removed) log(LogLevel::info, "removed " + std::to_string(removed) + " leftover worker dir(s) without a container");
+    return removed;
+}
+
+Result<WorkerHandle> DockerBackend::create_worker(const WorkerSpec& spec) {
+    try {
+        return create_worker_unchecked(spec);
+    } catch (const std::exception& e) {
+        return Result<WorkerHandle>::failure("create_worker " + spec.worker_id + ": unexpected error: " + e.what());
+    } catch (...) {
+        return Result<WorkerHandle>::failure("create_worker " + spec.worker_id + ": unexpected error");
+    }
+}
+
+Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& spec) {
+    using R = Result<WorkerHandle>;
+    const std::string& id = spec.worker_id;
+    auto fail = [&](const std::string& step, const std::string& why) {
+        return R::failure("create_worker " + id + ": " + step + ": " + why);
+    };
+    if (std::string problem = validate_spec(spec); !problem.empty()) return fail("invalid spec", problem);
+    if (!spec.workspace_host_path.empty()) {
+        // The volume's root becomes the kernel user's private home, like the in-memory workspace.
+        const std::string& ws = spec.workspace_host_path;
+        UniqueFd fd(::open(ws.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd) return fail("invalid spec", "workspace_host_path " + ws + " is not a directory");
+        if (::fchown(fd.get(), config_.kernel_uid, config_.kernel_gid) != 0 || ::fchmod(fd.get(), 0700) != 0)
+            return fail("preparing the workspace", "cannot give " + ws + " to uid " +
+                                                       std::to_string(config_.kernel_uid) + ": " + std::strerror(errno));
+    }
+
+    const std::string dir = worker_dir(config_, id);
+    const std::string name = container_name(config_, id);
+    if (auto st = ensure_directory(instance_dir(config_)); !st.ok()) return fail("making the worker dir", st.error());
+    std::error_code exists_ec;
+    if (std::filesystem::symlink_status(dir, exists_ec).type() != std::filesystem::file_type::not_found)
+        // Not ours to remove here: it may belong to a live worker with the same id.
+        return fail("making the worker dir", dir + " already exists");
+    if (auto st = make_worker_dir(dir, config_.agent_uid, config_.agent_gid, kAgentKeyFile, spec.agent_key); !st.ok()) {
+        (void)remove_tree(dir);
+        return fail("making the worker dir", st.error());
+    }
+
+    // From here on, undo everything on failure.
+    auto undo = [&](bool container_may_exist) {
+        if (container_may_exist) {
+            if (auto st = remove_container(id); !st.ok()) log(LogLevel::warn, "cleanup after failed create: " + st.error());
+        }
+        if (auto st = remove_tree(dir); !st.ok()) log(LogLevel::warn, "cleanup after failed create: " + st.error());
+    };
+
+    const std::string body = build_create_request(config_, spec, dir).dump();
+    auto created = client_.request("POST", create_container_path(config_, id), &body, kSlowCallTimeout);
+    if (!created.ok()) {
+        undo(true);  // the request may have reached the daemon before the transport failed
+        return fail("creating container " + name, created.error());
+    }
+    if (created.value().status != 201) {
+        // 409: a container of that name exists already; it is not ours to remove here.
+        undo(created.value().status != 409);
+        return fail("creating container " + name + " from image " + config_.image, http_failure(created.value()));
+    }
+    const json answer = json::parse(created.value().body, nullptr, false);
+    if (!answer.is_object() || !answer.contains("Id") || !answer["Id"].is_string()) {
+        undo(true);
+        return fail("creating container " + name, "answer has no Id: " + docker_error_message(created.value().body));
+    }
+    const std::string container_id = answer["Id"].get<std::string>();
+    if (answer.contains("Warnings") && answer["Warnings"].is_array()) {
+        for (const auto& w : answer["Warnings"])
+            if (w.is_string() && !w.get<std::string>().empty()) log(LogLevel::warn, name + ": " + w.get<std::string>());
+    }
+
+    auto started = client_.request("POST", "/containers/" + container_id + "/start", nullptr, kSlowCallTimeout);
+    if (!started.ok()) {
+        undo(true);
+        return fail("starting container " + name, started.error());
+    }
+    if (started.value().status != 204 && started.value().status != 304) {
+        undo(true);
+        return fail("starting container " + name, http_failure(started.value()));
+    }
+    return R::success(WorkerHandle{id, container_id, agent_endpoint(config_, id)});
+}
+
+Status DockerBackend::remove_container(const std::string& worker_id) {
+    const std::string name = container_name(config_, worker_id);
+    const auto deadline = std::chrono::steady_clock::now() + kRemovalWait;
+    for (;;) {
+        auto removed = client_.request("DELETE", remove_container_path(config_, worker_id), nullptr, kSlowCallTimeout);
+        if (!removed.ok()) return Status::failure("removing container " + name + ": " + removed.error());
+        const long code = removed.value().status;
+        if (code == 204 || code == 404) return Status::success();
+        // 409 "removal already in progress": another caller is removing it; wait until it is gone.
+        if (code == 409 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            continue;
+        }
+        return Status::failure("removing container " + name + ": " + http_failure(removed.value()));
+    }
+}
+
+Status DockerBackend::destroy_worker(const std::string& worker_id) {
+    try {
+        return destroy_worker_unchecked(worker_id);
+    } catch (const std::exception& e) {
+        return Status::failure("destroy_worker " + worker_id + ": unexpected error: " + e.what());
+    } catch (...) {
+        return Status::failure("destroy_worker " + worker_id + ": unexpected error");
+    }
+}
+
+Status DockerBackend::destroy_worker_unchecked(const std::string& worker_id) {
+    if (!is_valid_worker_id(worker_id))
+        return Status::failure("destroy_worker: worker id '" + worker_id + "' is not 12 lowercase hexadecimal characters");
+    if (auto st = remove_container(worker_id); !st.ok()) return Status::failure("destroy_worker " + worker_id + ": " + st.error());
+    if (auto st = remove_tree(worker_dir(config_, worker_id)); !st.ok())
+        return Status::failure("destroy_worker " + worker_id + ": container removed, but " + st.error());
+    return Status::success();
+}
+
+Result<std::vector<WorkerHandle>> DockerBackend::list_workers() {
+    using R = Result<std::vector<WorkerHandle>>;
+    try {
+        auto listed = client_.get(list_containers_path(config_));
+        if (!listed.ok()) return R::failure("list_workers: " + listed.error());
+        if (listed.value().status != 200) return R::failure("list_workers: " + http_failure(listed.value()));
+        std::size_t skipped = 0;
+        auto handles = parse_container_list(config_, listed.value().body, &skipped);
+        if (!handles.ok()) return R::failure("list_workers: " + handles.error());
+        if (skipped)
+            log(LogLevel::warn, "list_workers: ignored " + std::to_string(skipped) +
+                                    " labelled container(s) without a valid worker id");
+        return handles;
+    } catch (const std::exception& e) {
+        return R::failure(std::string("list_workers: unexpected error: ") + e.what());
+    } catch (...) {
+        return R::failure("list_workers: unexpected error");
+    }
+}
+
+Result<WorkerStatus> DockerBackend::inspect_worker(const std::string& worker_id) {
+    using R = Result<WorkerStatus>;
+    try {
+        if (!is_valid_worker_id(worker_id))
+            return R::failure("inspect_worker: worker id '" + worker_id + "' is not 12 lowercase hexadecimal characters");
+        auto inspected = client_.get("/containers/" + url_encode(container_name(config_, worker_id)) + "/json");
+        if (!inspected.ok()) return R::failure("inspect_worker " + worker_id + ": " + inspected.error());
+        auto status = parse_inspect_response(inspected.value().status, inspected.value().body);
+        if (!status.ok()) return R::failure("inspect_worker " + worker_id + ": " + status.error());
+        if (status.value().state == ci::plugin::WorkerState::running) {
+            if (const long long kills = running_oom_kills(inspected.value().body); kills > 0) {
+                status.value().state = ci::plugin::WorkerState::oom_killed;
+                status.value().detail = std::to_string(kills) +
+                                        " process(es) killed for exceeding the memory limit (container still running)";
+            }
+        }
+        return status;
+    } catch (const std::exception& e) {
+        return R::failure("inspect_worker " + worker_id + ": unexpected error: " + e.what());
+    } catch (...) {
+        return R::failure("inspect_worker " + worker_id + ": unexpected error");
+    }
+}
+
+}  // namespace ci::docker

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the gateway, plugins, agent and tests into build/ (incremental), then the worker image.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build"
+log="$build/build.log"
+mkdir -p "$build"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$log" 2>&1 ||
+    { cat "$log" >&2; echo "build: cmake configure failed" >&2; exit 1; }
+fi
+echo "build: compiling (log: $log)"
+if ! cmake --build "$build" -j"$(nproc)" >"$log" 2>&1; then
+  grep -E -A5 "error|Error" "$log" | head -n 60 >&2
+  echo "build: compilation failed; full log: $log" >&2
+  exit 1
+fi
+bash "$root/scripts/ensure-dockerd.sh"
+bash "$root/docker/build-image.sh" --agent "$build/bin/ci-agent"

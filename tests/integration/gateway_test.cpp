@@ -1,0 +1,215 @@
+// The stateful execution path end to end: HTTP -> gateway -> Docker worker -> agent -> ipykernel.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "http_client.hpp"
+#include "test_gateway.hpp"
+
+namespace ci::test {
+namespace {
+
+using nlohmann::json;
+
+const char* const kUserA = "11111111-1111-4111-8111-111111111111";
+const char* const kUserB = "22222222-2222-4222-8222-222222222222";
+
+class GatewayTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { gateway_ = std::make_unique<TestGateway>("api", TestGatewayOptions{2, 6, 5, ""}); }
+
+    static void TearDownTestSuite() {
+        std::string instance = gateway_->instance();
+        gateway_.reset();  // stops: every worker must go
+        EXPECT_EQ(count_containers(instance), 0) << "containers of " << instance << " left behind";
+        auto dir = run_dir_of(instance);
+        EXPECT_TRUE(!std::filesystem::exists(dir) || std::filesystem::is_empty(dir)) << dir << " not cleaned";
+        std::error_code ec;
+        std::filesystem::remove(dir, ec);
+    }
+
+    static HttpResponse post(const std::string& path, const json& body, const std::string& token = kUserToken) {
+        return http_request("POST", gateway_->url(path), body.dump(), token);
+    }
+
+    static json execute(const std::string& user, const std::string& code) {
+        auto r = post("/execute", {{"user_uuid", user}, {"code", code}});
+        EXPECT_EQ(r.status, 200) << r.body;
+        return json::parse(r.body);
+    }
+
+    static std::string text_of(const std::string& user, const std::string& code) {
+        auto j = execute(user, code);
+        return j["result_text"].is_string() ? j["result_text"].get<std::string>() : "<null>";
+    }
+
+    static inline std::unique_ptr<TestGateway> gateway_;
+};
+
+std::string base64_decode(const std::string& in) {
+    std::string out(in.size() / 4 * 3 + 3, '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+    if (n < 0) return {};
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+TEST_F(GatewayTest, HealthNeedsNoToken) {
+    auto r = http_request("GET", gateway_->url("/health"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(json::parse(r.body)["status"], "ok");
+}
+
+TEST_F(GatewayTest, MissingOrWrongTokenGets401WithJsonBody) {
+    auto missing = post("/execute", {{"user_uuid", kUserA}, {"code", "1"}}, "");
+    EXPECT_EQ(missing.status, 401);
+    EXPECT_EQ(json::parse(missing.body)["reason"], "unauthorized");
+    auto wrong = post("/execute", {{"user_uuid", kUserA}, {"code", "1"}}, "not-the-token-at-all");
+    EXPECT_EQ(wrong.status, 401);
+    EXPECT_NE(json::parse(wrong.body)["detail"].get<std::string>().find("invalid token"), std::string::npos);
+}
+
+TEST_F(GatewayTest, StatePersistsAcrossCalls) {
+    EXPECT_EQ(execute(kUserA, "a = 41")["result_text"], nullptr);
+    EXPECT_EQ(text_of(kUserA, "print(a + 1)"), "42\n");
+    EXPECT_EQ(text_of(kUserA, "def f(x):\n    return x * a\nimport math"), "<null>");
+    EXPECT_EQ(text_of(kUserA, "f(2), math.floor(2.5)"), "(82, 2)");
+}
+
+TEST_F(GatewayTest, UsersCannotSeeEachOthersVariables) {
+    execute(kUserA, "secret_of_a = 'hidden'");
+    std::string text = text_of(kUserB, "secret_of_a");
+    EXPECT_NE(text.find("NameError"), std::string::npos) << text;
+    EXPECT_EQ(text.find("hidden"), std::string::npos) << text;
+}
+
+TEST_F(GatewayTest, ExceptionReturnsItsTracebackWithoutColours) {
+    std::string text = text_of(kUserA, "print('before')\n1/0");
+    EXPECT_EQ(text.rfind("before\n", 0), 0u) << text;
+    EXPECT_NE(text.find("ZeroDivisionError"), std::string::npos) << text;
+    EXPECT_NE(text.find("division by zero"), std::string::npos) << text;
+    EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+}
+
+TEST_F(GatewayTest, MatplotlibPlotReturnsAValidPng) {
+    auto j = execute(kUserA,
+                     "import matplotlib.pyplot as plt\nprint('plotting')\nplt.plot([1, 3, 2])\nplt.title('t')\nplt.show()");
+    ASSERT_TRUE(j["result_base64"].is_string()) << j.dump().substr(0, 500);
+    std::string png = base64_decode(j["result_base64"].get<std::string>());
+    ASSERT_GT(png.size(), 1000u);
+    EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    EXPECT_EQ(j["result_text"], "plotting\n");
+}
+
+TEST_F(GatewayTest, ReleaseThenExecuteStartsClean) {
+    const char* user = "33333333-3333-4333-8333-333333333333";
+    execute(user, "x = 'kept'");
+    EXPECT_EQ(text_of(user, "print(x)"), "kept\n");
+    auto released = post("/release", {{"user_uuid", user}});
+    EXPECT_EQ(released.status, 200) << released.body;
+    EXPECT_EQ(json::parse(released.body)["status"], "ok");
+    EXPECT_EQ(text_of(user, "print('x' in globals())"), "False\n");
+    EXPECT_EQ(post("/release", {{"user_uuid", user}}).status, 200);
+    auto unknown = post("/release", {{"user_uuid", "44444444-4444-4444-8444-444444444444"}});
+    EXPECT_EQ(unknown.status, 404);
+    EXPECT_EQ(json::parse(unknown.body)["reason"], "not_found");
+}
+
+TEST_F(GatewayTest, BadRequestsGetJsonErrorsAndTheGatewayKeepsServing) {
+    auto malformed = http_request("POST", gateway_->url("/execute"), "{\"user_uuid\": ", kUserToken);
+    EXPECT_EQ(malformed.status, 400);
+    EXPECT_EQ(json::parse(malformed.body)["reason"], "bad_request");
+    EXPECT_EQ(post("/execute", {{"user_uuid", kUserA}}).status, 400);
+    EXPECT_EQ(post("/execute", {{"code", "1"}}).status, 400);
+    EXPECT_EQ(post("/execute", {{"user_uuid", "not-a-uuid"}, {"code", "1"}}).status, 400);
+    EXPECT_EQ(post("/execute", {{"user_uuid", kUserA}, {"code", 5}}).status, 400);
+    EXPECT_EQ(http_request("POST", gateway_->url("/execute"), "[1,2]", kUserToken).status, 400);
+    auto big = post("/execute", {{"user_uuid", kUserA}, {"code", std::string(1100 * 1024, '#')}});
+    EXPECT_EQ(big.status, 413);
+    EXPECT_EQ(json::parse(big.body)["reason"], "payload_too_large");
+    auto wrong_method = http_request("GET", gateway_->url("/execute"), "", kUserToken);
+    EXPECT_EQ(wrong_method.status, 405);
+    EXPECT_EQ(http_request("GET", gateway_->url("/nope"), "", kUserToken).status, 404);
+    EXPECT_EQ(text_of(kUserA, "print('still here')"), "still here\n");
+}
+
+TEST_F(GatewayTest, ApiV1RoutesTakeUserUuidFromTheQuery) {
+    const char* user = "55555555-5555-4555-8555-555555555555";
+    auto r = http_request("POST", gateway_->url(std::string("/api/v1/execute?user_uuid=") + user),
+                          json{{"code", "v = 7\nprint(v)"}}.dump(), kUserToken);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["result_text"], "7\n");
+    EXPECT_EQ(text_of(user, "print(v * 6)"), "42\n");  // same session through the old path
+    auto released = http_request("POST", gateway_->url(std::string("/api/v1/release?user_uuid=") + user), "", kUserToken);
+    EXPECT_EQ(released.status, 200) << released.body;
+    EXPECT_EQ(http_request("GET", gateway_->url("/api/v1/health")).status, 200);
+}
+
+TEST_F(GatewayTest, StatusNeedsTheAdminToken) {
+    EXPECT_EQ(http_request("GET", gateway_->url("/status"), "", kUserToken).status, 403);
+    auto r = http_request("GET", gateway_->url("/status"), "", kAdminToken);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto j = json::parse(r.body);
+    EXPECT_EQ(j["limits"]["max_total_workers"], 6);
+    EXPECT_GE(j["total_workers"].get<int>(), j["idle_workers"].get<int>() + j["busy_workers"].get<int>());
+    EXPECT_GE(j["sessions"].get<int>(), 0);
+    EXPECT_EQ(http_request("GET", gateway_->url("/api/v1/status"), "", kAdminToken).status, 200);
+}
+
+TEST_F(GatewayTest, RequestsOfOneUserRunOneAtATimeInOrder) {
+    const char* user = "66666666-6666-4666-8666-666666666666";
+    execute(user, "import time\nlog = []");
+    auto first = std::async(std::launch::async, [&] {
+        return post("/execute", {{"user_uuid", user}, {"code", "time.sleep(1.0)\nlog.append('first')"}});
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto second = post("/execute", {{"user_uuid", user}, {"code", "log.append('second')\nprint(log)"}});
+    EXPECT_EQ(first.get().status, 200);
+    ASSERT_EQ(second.status, 200) << second.body;
+    EXPECT_EQ(json::parse(second.body)["result_text"], "['first', 'second']\n");
+}
+
+TEST_F(GatewayTest, TimeoutRecyclesTheWorkerAndTheNextCallGetsAFreshSession) {
+    const char* user = "77777777-7777-4777-8777-777777777777";
+    execute(user, "marker = 1");
+    auto started = std::chrono::steady_clock::now();
+    auto r = post("/execute", {{"user_uuid", user}, {"code", "import time\ntime.sleep(60)"}});
+    auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(r.status, 503) << r.body;
+    auto body = json::parse(r.body);
+    EXPECT_EQ(body["reason"], "timeout");
+    EXPECT_NE(body["detail"].get<std::string>().find("time limit"), std::string::npos);
+    EXPECT_LT(waited, std::chrono::seconds(30));
+    EXPECT_EQ(text_of(user, "print('marker' in globals())"), "False\n");
+}
+
+TEST(PoolLimit, NoWorkerLeftGives503WithRetryAfter) {
+    std::string instance;
+    {
+        TestGateway gateway("exhaust", TestGatewayOptions{0, 1, 30, ""});
+        instance = gateway.instance();
+        auto first = http_request("POST", gateway.url("/execute"),
+                                  json{{"user_uuid", kUserA}, {"code", "print(1)"}}.dump(), kUserToken);
+        ASSERT_EQ(first.status, 200) << first.body;
+        auto second = http_request("POST", gateway.url("/execute"),
+                                   json{{"user_uuid", kUserB}, {"code", "print(1)"}}.dump(), kUserToken);
+        EXPECT_EQ(second.status, 503) << second.body;
+        EXPECT_EQ(json::parse(second.body)["reason"], "pool_exhausted");
+        EXPECT_EQ(second.headers["retry-after"], "5");
+    }
+    EXPECT_EQ(count_containers(instance), 0);
+    std::error_code ec;
+    std::filesystem::remove(run_dir_of(instance), ec);
+}
+
+}  // namespace
+}  // namespace ci::test

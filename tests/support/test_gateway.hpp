@@ -1,0 +1,38 @@
+#pragma once
+// Starts a real gateway in the test process: real plugins, real dockerd, real worker image.
+// Each instance has its own label so tests never touch other workers.
+#include <memory>
+#include <string>
+
+#include "gateway.hpp"
+
+namespace ci::test {
+
+inline constexpr const char* kUserToken = "test-user-token-0123456789abcdef";
+inline constexpr const char* kAdminToken = "test-admin-token-0123456789abcdef";
+
+struct TestGatewayOptions {
+    int min_idle = 1;
+    int max_total = 4;
+    double timeout_s = 5;
+    std::string extra_toml;  // appended to the generated config
+};
+
+class TestGateway {
+public:
+    explicit TestGateway(const std::string& name, TestGatewayOptions options = {});
+    ~TestGateway();
+    std::string url(const std::string& path) const;
+    const std::string& instance() const { return instance_; }
+    void stop();
+
+private:
+    std::string instance_;
+    std::unique_ptr<Gateway> gateway_;
+};
+
+// Containers labelled with this instance, as `docker ps -aq` lists them.
+int count_containers(const std::string& instance);
+std::string run_dir_of(const std::string& instance);
+
+}  // namespace ci::test

@@ -1,0 +1,318 @@
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "code_interpreter/agent/execution.hpp"
+
+namespace ci::agent {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kOurs = "request-1";
+
+JupyterMessage message(const std::string& parent, const std::string& type, json content) {
+    JupyterMessage m;
+    m.header = {{"msg_id", "m-" + type}, {"msg_type", type}};
+    m.parent_header = {{"msg_id", parent}};
+    m.content = std::move(content);
+    return m;
+}
+
+JupyterMessage stream(const std::string& name, const std::string& text,
+                      const std::string& parent = kOurs) {
+    return message(parent, "stream", {{"name", name}, {"text", text}});
+}
+
+JupyterMessage idle(const std::string& parent = kOurs) {
+    return message(parent, "status", {{"execution_state", "idle"}});
+}
+
+JupyterMessage reply(const std::string& status, int count, const std::string& parent = kOurs) {
+    return message(parent, "execute_reply", {{"status", status}, {"execution_count", count}});
+}
+
+JupyterMessage display(json data) {
+    return message(kOurs, "display_data", {{"data", data}, {"metadata", json::object()}});
+}
+
+void finish(ExecutionCollector& collector) {
+    collector.on_shell(reply("ok", 1));
+    collector.on_iopub(idle());
+    ASSERT_TRUE(collector.complete());
+}
+
+TEST(AgentExecution, RequestContentRunsVisiblyWithoutStdin) {
+    json content = execute_request_content("print(1)");
+    EXPECT_EQ(content.at("code"), "print(1)");
+    EXPECT_EQ(content.at("silent"), false);
+    EXPECT_EQ(content.at("store_history"), true);
+    EXPECT_EQ(content.at("user_expressions"), json::object());
+    EXPECT_EQ(content.at("allow_stdin"), false);
+    EXPECT_EQ(content.at("stop_on_error"), true);
+}
+
+TEST(AgentExecution, CollectsOutputsInOrderWithTheirFields) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_iopub(message(kOurs, "execute_input", {{"code", "x"}, {"execution_count", 3}}));
+    collector.on_iopub(message(kOurs, "status", {{"execution_state", "busy"}}));
+    collector.on_iopub(stream("stdout", "hi\n"));
+    collector.on_iopub(message(kOurs, "display_data",
+                               {{"data", {{"image/png", "iVBOR"}, {"text/plain", "<Figure>"}}},
+                                {"metadata", {{"image/png", {{"width", 10}}}}}}));
+    collector.on_iopub(message(kOurs, "update_display_data", {{"data", {{"text/plain", "u"}}}}));
+    collector.on_iopub(message(kOurs, "execute_result",
+                               {{"data", {{"text/plain", "2"}}},
+                                {"metadata", json::object()},
+                                {"execution_count", 3}}));
+    collector.on_iopub(message(kOurs, "error",
+                               {{"ename", "ZeroDivisionError"},
+                                {"evalue", "division by zero"},
+                                {"traceback", {"line 1", "line 2"}}}));
+    collector.on_shell(reply("error", 3));
+    collector.on_iopub(idle());
+    ASSERT_TRUE(collector.complete());
+
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_EQ(result.status, "error");
+    EXPECT_EQ(result.execution_count, 3);
+    EXPECT_FALSE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 4u);
+    EXPECT_EQ(result.outputs[0].type, "stream");
+    EXPECT_EQ(result.outputs[0].name, "stdout");
+    EXPECT_EQ(result.outputs[0].text, "hi\n");
+    EXPECT_EQ(result.outputs[1].type, "display_data");
+    EXPECT_EQ(result.outputs[1].data.at("image/png"), "iVBOR");
+    EXPECT_EQ(result.outputs[1].metadata.at("image/png").at("width"), 10);
+    EXPECT_EQ(result.outputs[2].type, "execute_result");
+    EXPECT_EQ(result.outputs[2].data.at("text/plain"), "2");
+    EXPECT_EQ(result.outputs[2].execution_count, 3);
+    EXPECT_EQ(result.outputs[3].type, "error");
+    EXPECT_EQ(result.outputs[3].ename, "ZeroDivisionError");
+    EXPECT_EQ(result.outputs[3].evalue, "division by zero");
+    EXPECT_EQ(result.outputs[3].traceback, (std::vector<std::string>{"line 1", "line 2"}));
+}
+
+TEST(AgentExecution, MergesAStreamOnlyIntoThePreviousItemOfTheSameName) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_iopub(stream("stdout", "a"));
+    collector.on_iopub(stream("stdout", "b"));
+    collector.on_iopub(stream("stderr", "c"));
+    collector.on_iopub(stream("stdout", "d"));
+    finish(collector);
+    auto outputs = collector.take_result().outputs;
+    ASSERT_EQ(outputs.size(), 3u);
+    EXPECT_EQ(outputs[0].name, "stdout");
+    EXPECT_EQ(outputs[0].text, "ab");
+    EXPECT_EQ(outputs[1].name, "stderr");
+    EXPECT_EQ(outputs[1].text, "c");
+    EXPECT_EQ(outputs[2].name, "stdout");
+    EXPECT_EQ(outputs[2].text, "d");
+}
+
+TEST(AgentExecution, CompletesOnlyWithBothReplyAndIdleInEitherOrder) {
+    ExecutionCollector reply_first(kOurs, 0);
+    reply_first.on_shell(reply("ok", 7));
+    EXPECT_FALSE(reply_first.complete());
+    reply_first.on_iopub(idle());
+    EXPECT_TRUE(reply_first.complete());
+    EXPECT_EQ(reply_first.take_result().execution_count, 7);
+
+    ExecutionCollector idle_first(kOurs, 0);
+    idle_first.on_iopub(idle());
+    EXPECT_FALSE(idle_first.complete());
+    // Output that arrives on iopub before idle is kept even when the reply comes last.
+    idle_first.on_shell(reply("ok", 8));
+    EXPECT_TRUE(idle_first.complete());
+    protocol::ExecutionResult result = idle_first.take_result();
+    EXPECT_EQ(result.status, "ok");
+    EXPECT_EQ(result.execution_count, 8);
+}
+
+TEST(AgentExecution, IgnoresMessagesForOtherRequests) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_iopub(stream("stdout", "not ours", "request-0"));
+    collector.on_iopub(idle("request-0"));
+    collector.on_shell(reply("ok", 1, "request-0"));
+    collector.on_shell(message(kOurs, "kernel_info_reply", {{"status", "ok"}}));
+    EXPECT_FALSE(collector.complete());
+    collector.on_iopub(stream("stdout", "ours"));
+    finish(collector);
+    auto outputs = collector.take_result().outputs;
+    ASSERT_EQ(outputs.size(), 1u);
+    EXPECT_EQ(outputs[0].text, "ours");
+}
+
+TEST(AgentExecution, ClearOutputDropsWhatCameBefore) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_iopub(stream("stdout", "old"));
+    collector.on_iopub(display({{"text/plain", "old"}}));
+    collector.on_iopub(message(kOurs, "clear_output", {{"wait", false}}));
+    collector.on_iopub(stream("stdout", "new"));
+    finish(collector);
+    auto outputs = collector.take_result().outputs;
+    ASSERT_EQ(outputs.size(), 1u);
+    EXPECT_EQ(outputs[0].text, "new");
+}
+
+TEST(AgentExecution, ClearOutputWithWaitClearsWhenTheNextOutputArrives) {
+    ExecutionCollector pending(kOurs, 0);
+    pending.on_iopub(stream("stdout", "kept"));
+    pending.on_iopub(message(kOurs, "clear_output", {{"wait", true}}));
+    finish(pending);
+    auto kept = pending.take_result().outputs;
+    ASSERT_EQ(kept.size(), 1u);
+    EXPECT_EQ(kept[0].text, "kept");
+
+    ExecutionCollector applied(kOurs, 0);
+    applied.on_iopub(stream("stdout", "frame 1"));
+    applied.on_iopub(message(kOurs, "clear_output", {{"wait", true}}));
+    applied.on_iopub(stream("stdout", "frame 2"));
+    finish(applied);
+    auto replaced = applied.take_result().outputs;
+    ASSERT_EQ(replaced.size(), 1u);
+    EXPECT_EQ(replaced[0].text, "frame 2");
+}
+
+TEST(AgentExecution, TruncatesStreamTextAtTheLimitAndDropsLaterOutput) {
+    ExecutionCollector collector(kOurs, 10);
+    collector.on_iopub(stream("stdout", "hello "));
+    collector.on_iopub(stream("stdout", "world wide"));
+    collector.on_iopub(stream("stderr", "x"));
+    collector.on_iopub(display({{"text/plain", "y"}}));
+    collector.on_iopub(message(kOurs, "error", {{"ename", "E"}, {"evalue", "v"}}));
+    finish(collector);
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_TRUE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 2u);
+    EXPECT_EQ(result.outputs[0].text, "hello worl");
+    // Errors do not count against the limit and are always kept.
+    EXPECT_EQ(result.outputs[1].type, "error");
+    EXPECT_EQ(result.outputs[1].ename, "E");
+}
+
+TEST(AgentExecution, CutsStreamTextOnAUtf8Boundary) {
+    // "a" is 1 byte, "é" 2 bytes, "€" 3 bytes: a 4-byte cut would split the euro sign.
+    ExecutionCollector collector(kOurs, 4);
+    collector.on_iopub(stream("stdout", "a\xC3\xA9\xE2\x82\xAC"));
+    finish(collector);
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_TRUE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].text, "a\xC3\xA9");
+}
+
+TEST(AgentExecution, DropsRichOutputThatDoesNotFitWhole) {
+    ExecutionCollector collector(kOurs, 10);
+    collector.on_iopub(stream("stdout", "12345"));
+    collector.on_iopub(display({{"image/png", "0123456789"}}));  // 10 bytes, only 5 left
+    collector.on_iopub(stream("stdout", "6"));                   // would fit, but comes after
+    finish(collector);
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_TRUE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].text, "12345");
+}
+
+TEST(AgentExecution, CountsEveryMimeValueAndJsonValuesBySerializedSize) {
+    ExecutionCollector fits(kOurs, 12);
+    // "abc" (3) + "defgh" (5) + {"a":1} serialized (7) = 15 > 12
+    fits.on_iopub(display({{"text/plain", "abc"}, {"text/html", "defgh"}}));
+    fits.on_iopub(display({{"application/json", {{"a", 1}}}}));
+    finish(fits);
+    protocol::ExecutionResult result = fits.take_result();
+    EXPECT_TRUE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].data.at("text/html"), "defgh");
+}
+
+TEST(AgentExecution, OutputExactlyAtTheLimitIsNotTruncated) {
+    ExecutionCollector collector(kOurs, 6);
+    collector.on_iopub(stream("stdout", "abc"));
+    collector.on_iopub(stream("stdout", "def"));
+    finish(collector);
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_FALSE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].text, "abcdef");
+}
+
+TEST(AgentExecution, ZeroMeansNoLimit) {
+    ExecutionCollector collector(kOurs, 0);
+    const std::string big(1 << 20, 'x');
+    collector.on_iopub(stream("stdout", big));
+    finish(collector);
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_FALSE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].text.size(), big.size());
+}
+
+TEST(AgentExecution, ClearedOutputNoLongerCountsAgainstTheLimit) {
+    ExecutionCollector collector(kOurs, 5);
+    collector.on_iopub(stream("stdout", "0123456789"));
+    collector.on_iopub(message(kOurs, "clear_output", {{"wait", false}}));
+    collector.on_iopub(stream("stdout", "abcde"));
+    finish(collector);
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_FALSE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].text, "abcde");
+}
+
+TEST(AgentExecution, ReplyErrorWithoutIopubErrorBecomesAnErrorItem) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_iopub(stream("stdout", "before"));
+    collector.on_shell(message(kOurs, "execute_reply",
+                               {{"status", "error"},
+                                {"execution_count", 2},
+                                {"ename", "KeyboardInterrupt"},
+                                {"evalue", ""},
+                                {"traceback", {"tb"}}}));
+    collector.on_iopub(idle());
+    ASSERT_TRUE(collector.complete());
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_EQ(result.status, "error");
+    ASSERT_EQ(result.outputs.size(), 2u);
+    EXPECT_EQ(result.outputs[1].type, "error");
+    EXPECT_EQ(result.outputs[1].ename, "KeyboardInterrupt");
+    EXPECT_EQ(result.outputs[1].traceback, (std::vector<std::string>{"tb"}));
+}
+
+TEST(AgentExecution, ReplyErrorAfterAnIopubErrorAddsNoDuplicate) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_shell(message(kOurs, "execute_reply",
+                               {{"status", "error"}, {"ename", "E"}, {"evalue", "v"}}));
+    collector.on_iopub(message(kOurs, "error", {{"ename", "E"}, {"evalue", "v"}}));
+    collector.on_iopub(idle());
+    protocol::ExecutionResult result = collector.take_result();
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].type, "error");
+}
+
+TEST(AgentExecution, AbortedReplyAddsNoErrorItem) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_shell(message(kOurs, "execute_reply", {{"status", "aborted"}}));
+    collector.on_iopub(idle());
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_EQ(result.status, "aborted");
+    EXPECT_EQ(result.execution_count, 0);
+    EXPECT_TRUE(result.outputs.empty());
+}
+
+TEST(AgentExecution, BadlyTypedFieldsReadAsEmpty) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_iopub(message(kOurs, "stream", {{"name", 1}, {"text", {1, 2}}}));
+    collector.on_iopub(message(kOurs, "display_data", {{"data", "not a bundle"}}));
+    collector.on_shell(
+        message(kOurs, "execute_reply", {{"status", "ok"}, {"execution_count", "x"}}));
+    collector.on_iopub(idle());
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_EQ(result.execution_count, 0);
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].type, "display_data");
+    EXPECT_EQ(result.outputs[0].data, json::object());
+}
+
+}  // namespace
+}  // namespace ci::agent

@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace ci {
+namespace {
+
+GatewayConfig parse(const std::string& text) { return parse_config(text, "/etc/ci"); }
+
+std::string error_of(const std::string& text) {
+    try {
+        validate(parse(text));
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+    return "";
+}
+
+CommandLine cli(std::vector<const char*> args) {
+    args.insert(args.begin(), "ci-gateway");
+    return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+TEST(Config, EmptyFileGivesDocumentedDefaults) {
+    GatewayConfig c = parse("");
+    EXPECT_EQ(c.server.host, "127.0.0.1");
+    EXPECT_EQ(c.server.port, 3874);
+    EXPECT_EQ(c.pool.min_idle_workers, 5);
+    EXPECT_EQ(c.pool.max_total_workers, 50);
+    EXPECT_DOUBLE_EQ(c.worker.cpu, 1.0);
+    EXPECT_EQ(c.worker.ram_mb, 1024u);
+    EXPECT_EQ(c.worker.disk_mb, 500u);
+    EXPECT_EQ(c.execution.timeout, std::chrono::seconds(120));
+    EXPECT_TRUE(c.plugins.empty());
+}
+
+TEST(Config, ShippedConfigParsesAndValidates) {
+    GatewayConfig c = load_config_file(CI_SOURCE_DIR "/config.toml");
+    validate(c);
+    ASSERT_EQ(c.plugins.size(), 2u);
+    EXPECT_EQ(c.plugins[0].name, "auth-token");
+    EXPECT_EQ(c.plugins[0].path, CI_SOURCE_DIR "/build/plugins/libci_auth_token.so");
+    EXPECT_FALSE(c.plugins[0].settings.contains("path"));
+    EXPECT_EQ(c.plugins[0].settings.at("header"), "X-Auth-Token");
+}
+
+TEST(Config, ReadsValuesAndSecondsAsDurations) {
+    GatewayConfig c = parse(R"(
+        [pool]
+        min_idle_workers = 2
+        max_total_workers = 7
+        [worker]
+        cpu = 0.5
+        ram_mb = 256
+        [execution]
+        timeout = 2.5
+    )");
+    EXPECT_EQ(c.pool.min_idle_workers, 2);
+    EXPECT_EQ(c.pool.max_total_workers, 7);
+    EXPECT_DOUBLE_EQ(c.worker.cpu, 0.5);
+    EXPECT_EQ(c.worker.ram_mb, 256u);
+    EXPECT_EQ(c.execution.timeout, std::chrono::milliseconds(2500));
+}
+
+TEST(Config, IntegerCpuIsAccepted) { EXPECT_DOUBLE_EQ(parse("[worker]\ncpu = 2\n").worker.cpu, 2.0); }
+
+TEST(Config, PluginPathsResolveAgainstConfigDirAndSettingsKeepTypes) {
+    GatewayConfig c = parse(R"(
+        [plugins.x]
+        path = "lib/x.so"
+        n = 3
+        flag = true
+        list = ["a", "b"]
+    )");
+    ASSERT_EQ(c.plugins.size(), 1u);
+    EXPECT_EQ(c.plugins[0].path, "/etc/ci/lib/x.so");
+    EXPECT_EQ(c.plugins[0].settings.at("n"), 3);
+    EXPECT_EQ(c.plugins[0].settings.at("flag"), true);
+    EXPECT_EQ(c.plugins[0].settings.at("list").size(), 2u);
+}
+
+TEST(Config, ErrorsNameTheKey) {
+    EXPECT_EQ(error_of("[pool]\nmin_idle = 3\n"), "pool.min_idle: unknown setting");
+    EXPECT_EQ(error_of("[worker]\nram_mb = \"lots\"\n"), "worker.ram_mb: must be an integer");
+    EXPECT_EQ(error_of("[worker]\nram_mb = -5\n"), "worker.ram_mb: must not be negative");
+    EXPECT_EQ(error_of("[server]\nport = 70000\n"), "server.port: is too large");
+    EXPECT_EQ(error_of("bogus = 1\n"), "bogus: unknown setting");
+    EXPECT_EQ(error_of("[plugins.x]\nkey = 1\n"), "plugins.x.path: missing: the plugin's shared library");
+    EXPECT_EQ(error_of("[pool]\nmin_idle_workers = 9\nmax_total_workers = 4\n"),
+              "pool.min_idle_workers: must not exceed pool.max_total_workers (4)");
+    EXPECT_EQ(error_of("log_level = \"loud\"\n"), "log_level: must be debug, info, warn or error");
+    EXPECT_NE(error_of("[pool\n").find("config.toml: line 1"), std::string::npos);
+}
+
+TEST(Config, CommandLineOverridesPoolAndWorkerSettings) {
+    GatewayConfig c = parse("[pool]\nmin_idle_workers = 1\n");
+    CommandLine line = cli({"--min-idle-workers", "3", "--max-total-workers=9", "--worker-cpu", "1.5",
+                            "--worker-ram-mb", "512", "--worker-disk-mb", "200", "--port", "0", "--config", "/x.toml"});
+    apply_overrides(c, line);
+    EXPECT_EQ(line.config_path, "/x.toml");
+    EXPECT_EQ(c.pool.min_idle_workers, 3);
+    EXPECT_EQ(c.pool.max_total_workers, 9);
+    EXPECT_DOUBLE_EQ(c.worker.cpu, 1.5);
+    EXPECT_EQ(c.worker.ram_mb, 512u);
+    EXPECT_EQ(c.worker.disk_mb, 200u);
+    EXPECT_EQ(c.server.port, 0);
+}
+
+TEST(Config, CommandLineRejectsUnknownFlagsAndBadValues) {
+    EXPECT_THROW(cli({"--min-idle"}), std::invalid_argument);
+    EXPECT_THROW(cli({"--bogus", "1"}), std::invalid_argument);
+    EXPECT_THROW(cli({"stray"}), std::invalid_argument);
+    GatewayConfig c = parse("");
+    EXPECT_THROW(apply_overrides(c, cli({"--worker-cpu", "fast"})), std::invalid_argument);
+    EXPECT_THROW(apply_overrides(c, cli({"--port", "99999"})), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ci

@@ -1,0 +1,274 @@
+// Unit tests of the docker-backend plugin's Engine API requests and answer parsing (no Docker).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "docker_api.hpp"
+
+namespace {
+
+using namespace ci::docker;
+using ci::plugin::WorkerSpec;
+using ci::plugin::WorkerState;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+WorkerSpec sample_spec() {
+    WorkerSpec spec;
+    spec.worker_id = "0123456789ab";
+    spec.limits.cpus = 1.5;
+    spec.limits.memory_mb = 512;
+    spec.limits.pids = 128;
+    spec.limits.tmp_mb = 64;
+    spec.agent_key = "secret";
+    spec.workspace_mb = 300;
+    return spec;
+}
+
+TEST(DockerApi, WorkerIdIsTwelveLowercaseHex) {
+    EXPECT_TRUE(is_valid_worker_id("0123456789ab"));
+    EXPECT_TRUE(is_valid_worker_id("ffffffffffff"));
+    EXPECT_FALSE(is_valid_worker_id("0123456789AB"));
+    EXPECT_FALSE(is_valid_worker_id("0123456789a"));
+    EXPECT_FALSE(is_valid_worker_id("0123456789abc"));
+    EXPECT_FALSE(is_valid_worker_id("0123456789ag"));
+    EXPECT_FALSE(is_valid_worker_id("../../etc/xx"));
+    EXPECT_FALSE(is_valid_worker_id(""));
+}
+
+TEST(DockerApi, NamesAndPaths) {
+    BackendConfig c;
+    EXPECT_EQ(container_name(c, "0123456789ab"), "ci-worker-default-0123456789ab");
+    EXPECT_EQ(worker_dir(c, "0123456789ab"), "/run/code-interpreter/default/0123456789ab");
+    EXPECT_EQ(agent_endpoint(c, "0123456789ab"), "ipc:///run/code-interpreter/default/0123456789ab/agent.sock");
+    EXPECT_EQ(create_container_path(c, "0123456789ab"), "/containers/create?name=ci-worker-default-0123456789ab");
+    EXPECT_EQ(remove_container_path(c, "0123456789ab"), "/containers/ci-worker-default-0123456789ab?force=true&v=true");
+    EXPECT_EQ(inspect_image_path("code-interpreter-worker:latest"), "/images/code-interpreter-worker:latest/json");
+    EXPECT_EQ(inspect_image_path("reg:5000/a/b:1"), "/images/reg:5000/a/b:1/json");
+}
+
+TEST(DockerApi, UrlEncoding) {
+    EXPECT_EQ(url_encode("aZ09-._~"), "aZ09-._~");
+    EXPECT_EQ(url_encode("{\"a\":[\"x=y\"]} /&?"), "%7B%22a%22%3A%5B%22x%3Dy%22%5D%7D%20%2F%26%3F");
+}
+
+TEST(DockerApi, ListFiltersAreUrlEncodedJson) {
+    BackendConfig c;
+    c.instance = "prod-1";
+    const std::string path = list_containers_path(c);
+    EXPECT_EQ(path,
+              "/containers/json?all=true&filters="
+              "%7B%22label%22%3A%5B%22code-interpreter.managed%3Dtrue%22%2C%22code-interpreter.instance%3Dprod-1%22%5D%7D");
+    // Decodes back to the filter Docker expects.
+    const std::string encoded = path.substr(path.find("filters=") + 8);
+    std::string decoded;
+    for (std::size_t i = 0; i < encoded.size(); ++i) {
+        if (encoded[i] == '%') {
+            decoded.push_back(static_cast<char>(std::stoi(encoded.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+        } else {
+            decoded.push_back(encoded[i]);
+        }
+    }
+    EXPECT_EQ(json::parse(decoded),
+              (json{{"label", {"code-interpreter.managed=true", "code-interpreter.instance=prod-1"}}}));
+}
+
+TEST(DockerApi, CreateRequestCarriesLimitsCapsLabelsAndMounts) {
+    BackendConfig c;
+    c.instance = "t1";
+    const WorkerSpec spec = sample_spec();
+    const json r = build_create_request(c, spec, "/run/code-interpreter/t1/0123456789ab");
+
+    EXPECT_EQ(r["Image"], "code-interpreter-worker:latest");
+    EXPECT_FALSE(r.contains("Cmd"));         // the image's entrypoint runs the agent with its defaults
+    EXPECT_FALSE(r.contains("Entrypoint"));
+    EXPECT_FALSE(r.contains("User"));        // starts as root; the agent drops privileges
+    EXPECT_EQ(r["Labels"], (json{{"code-interpreter.managed", "true"},
+                                 {"code-interpreter.instance", "t1"},
+                                 {"code-interpreter.worker-id", "0123456789ab"}}));
+
+    const json& h = r["HostConfig"];
+    EXPECT_EQ(h["NanoCpus"], 1500000000LL);
+    EXPECT_EQ(h["Memory"], 512LL * 1024 * 1024);
+    EXPECT_EQ(h["MemorySwap"], h["Memory"]);  // no swap
+    EXPECT_EQ(h["PidsLimit"], 128);
+    EXPECT_EQ(h["CapDrop"], json::array({"ALL"}));
+    EXPECT_EQ(h["CapAdd"], json::array({"SETUID", "SETGID"}));
+    EXPECT_EQ(h["SecurityOpt"], json::array({"no-new-privileges:true"}));
+    EXPECT_EQ(h["NetworkMode"], "none");
+    EXPECT_EQ(h["Init"], true);
+    EXPECT_EQ(h["ReadonlyRootfs"], true);
+    EXPECT_EQ(h["Privileged"], false);
+    EXPECT_EQ(h["Ulimits"], json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":1024}])"));
+    EXPECT_EQ(h["Binds"], json::array({"/run/code-interpreter/t1/0123456789ab:/run/ci:rw"}));
+    EXPECT_EQ(h["Tmpfs"], (json{{"/tmp", "rw,nosuid,nodev,size=64m,mode=1777"},
+                                {"/home/sandbox", "rw,nosuid,nodev,size=300m,uid=1000,gid=1000,mode=0700"}}));
+    EXPECT_EQ(h["RestartPolicy"]["Name"], "no");
+    EXPECT_EQ(h["AutoRemove"], false);
+}
+
+TEST(DockerApi, CreateRequestBindsAGivenWorkspace) {
+    BackendConfig c;
+    c.kernel_uid = 1234;
+    c.nofile_limit = 2048;
+    WorkerSpec spec = sample_spec();
+    spec.workspace_host_path = "/var/lib/ci/volumes/0123456789ab";
+    const json h = build_create_request(c, spec, "/run/code-interpreter/default/0123456789ab")["HostConfig"];
+    EXPECT_EQ(h["Binds"], json::array({"/run/code-interpreter/default/0123456789ab:/run/ci:rw",
+                                       "/var/lib/ci/volumes/0123456789ab:/home/sandbox:rw"}));
+    EXPECT_EQ(h["Tmpfs"], (json{{"/tmp", "rw,nosuid,nodev,size=64m,mode=1777"}}));
+    EXPECT_EQ(h["Ulimits"][0]["Soft"], 2048);
+    EXPECT_EQ(h["Ulimits"][0]["Hard"], 2048);
+}
+
+TEST(DockerApi, CreateRequestLargeMemoryDoesNotOverflow) {
+    BackendConfig c;
+    WorkerSpec spec = sample_spec();
+    spec.limits.memory_mb = 64 * 1024;  // 64 GiB
+    spec.limits.cpus = 0.25;
+    const json h = build_create_request(c, spec, "/d")["HostConfig"];
+    EXPECT_EQ(h["Memory"], 68719476736LL);
+    EXPECT_EQ(h["MemorySwap"], 68719476736LL);
+    EXPECT_EQ(h["NanoCpus"], 250000000LL);
+}
+
+TEST(DockerApi, SpecValidation) {
+    EXPECT_EQ(validate_spec(sample_spec()), "");
+    auto with = [](auto change) {
+        WorkerSpec s = sample_spec();
+        change(s);
+        return validate_spec(s);
+    };
+    EXPECT_THAT(with([](WorkerSpec& s) { s.worker_id = "XYZ"; }), HasSubstr("worker id"));
+    EXPECT_THAT(with([](WorkerSpec& s) { s.limits.cpus = 0; }), HasSubstr("cpus"));
+    EXPECT_THAT(with([](WorkerSpec& s) { s.limits.memory_mb = 2; }), HasSubstr("memory_mb"));
+    EXPECT_THAT(with([](WorkerSpec& s) { s.limits.pids = 0; }), HasSubstr("pids"));
+    EXPECT_THAT(with([](WorkerSpec& s) { s.limits.tmp_mb = 0; }), HasSubstr("tmp_mb"));
+    EXPECT_THAT(with([](WorkerSpec& s) { s.agent_key.clear(); }), HasSubstr("agent_key"));
+    EXPECT_THAT(with([](WorkerSpec& s) { s.workspace_mb = 0; }), HasSubstr("workspace_mb"));
+    EXPECT_THAT(with([](WorkerSpec& s) { s.workspace_host_path = "rel/dir"; }), HasSubstr("not absolute"));
+    EXPECT_THAT(with([](WorkerSpec& s) { s.workspace_host_path = "/a:b"; }), HasSubstr("bind"));
+    EXPECT_EQ(with([](WorkerSpec& s) { s.workspace_host_path = "/a/b"; s.workspace_mb = 0; }), "");
+}
+
+TEST(DockerApi, ErrorMessageFromBody) {
+    EXPECT_EQ(docker_error_message(R"({"message":"No such image: x:latest"})"), "No such image: x:latest");
+    EXPECT_EQ(docker_error_message("plain text\n"), "plain text");
+    EXPECT_EQ(docker_error_message(""), "(empty response)");
+    EXPECT_EQ(docker_error_message(std::string(1000, 'x')).size(), 303u);
+}
+
+TEST(DockerApi, ContainerListKeepsOnlyOurValidWorkers) {
+    BackendConfig c;
+    c.instance = "t1";
+    const std::string body = R"([
+      {"Id":"aaa","Labels":{"code-interpreter.managed":"true","code-interpreter.instance":"t1",
+                            "code-interpreter.worker-id":"0123456789ab"}},
+      {"Id":"bbb","Labels":{"code-interpreter.managed":"true","code-interpreter.instance":"t1",
+                            "code-interpreter.worker-id":"NOT-VALID"}},
+      {"Id":"ccc","Labels":{"code-interpreter.managed":"true","code-interpreter.instance":"other",
+                            "code-interpreter.worker-id":"ffffffffffff"}},
+      {"Id":"ddd","Labels":{}},
+      {"Id":"eee","Labels":{"code-interpreter.managed":"true","code-interpreter.instance":"t1",
+                            "code-interpreter.worker-id":"abcdefabcdef"}}
+    ])";
+    std::size_t skipped = 0;
+    auto r = parse_container_list(c, body, &skipped);
+    ASSERT_TRUE(r.ok()) << r.error();
+    ASSERT_EQ(r.value().size(), 2u);
+    EXPECT_EQ(r.value()[0].worker_id, "0123456789ab");
+    EXPECT_EQ(r.value()[0].backend_id, "aaa");
+    EXPECT_EQ(r.value()[0].agent_endpoint, "ipc:///run/code-interpreter/t1/0123456789ab/agent.sock");
+    EXPECT_EQ(r.value()[1].worker_id, "abcdefabcdef");
+    EXPECT_EQ(skipped, 3u);
+    EXPECT_FALSE(parse_container_list(c, R"({"message":"boom"})").ok());
+    EXPECT_TRUE(parse_container_list(c, "[]").ok());
+}
+
+TEST(DockerApi, InspectRunning) {
+    auto r = parse_inspect_response(200, R"({"State":{"Status":"running","Running":true,"OOMKilled":false,"ExitCode":0}})");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value().state, WorkerState::running);
+}
+
+TEST(DockerApi, InspectExited) {
+    auto r = parse_inspect_response(
+        200, R"({"State":{"Status":"exited","Running":false,"OOMKilled":false,"ExitCode":3,
+                 "Error":"","FinishedAt":"2025-01-01T00:00:00Z"}})");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value().state, WorkerState::exited);
+    EXPECT_EQ(r.value().exit_code, 3);
+    EXPECT_THAT(r.value().detail, HasSubstr("code 3"));
+    auto created = parse_inspect_response(200, R"({"State":{"Status":"created","Running":false,"ExitCode":0}})");
+    ASSERT_TRUE(created.ok());
+    EXPECT_EQ(created.value().state, WorkerState::exited);
+    EXPECT_THAT(created.value().detail, HasSubstr("never started"));
+}
+
+TEST(DockerApi, InspectOomKilled) {
+    auto dead = parse_inspect_response(200, R"({"State":{"Status":"exited","Running":false,"OOMKilled":true,"ExitCode":137}})");
+    ASSERT_TRUE(dead.ok());
+    EXPECT_EQ(dead.value().state, WorkerState::oom_killed);
+    EXPECT_EQ(dead.value().exit_code, 137);
+    // The kernel was killed for memory while the agent (and so the container) lives on.
+    auto alive = parse_inspect_response(200, R"({"State":{"Status":"running","Running":true,"OOMKilled":true,"ExitCode":0}})");
+    ASSERT_TRUE(alive.ok());
+    EXPECT_EQ(alive.value().state, WorkerState::oom_killed);
+    EXPECT_THAT(alive.value().detail, HasSubstr("still running"));
+}
+
+TEST(DockerApi, InspectMissingAndErrors) {
+    auto missing = parse_inspect_response(404, R"({"message":"No such container: x"})");
+    ASSERT_TRUE(missing.ok());
+    EXPECT_EQ(missing.value().state, WorkerState::missing);
+    auto error = parse_inspect_response(500, R"({"message":"daemon on fire"})");
+    ASSERT_FALSE(error.ok());
+    EXPECT_THAT(error.error(), HasSubstr("daemon on fire"));
+    EXPECT_FALSE(parse_inspect_response(200, "not json").ok());
+    EXPECT_FALSE(parse_inspect_response(200, R"({"Id":"x"})").ok());
+}
+
+}  // namespace
+
+namespace {
+
+using namespace ci::docker;
+
+TEST(DockerApi, OomCounterFilesCgroupV1) {
+    const std::string id = "e75168bc0754d2a9142d36230b7ff40f9c8e530322cd3978fa6b3f31fd3019e3";
+    const std::string text = "9:name=systemd:/docker/" + id + "\n8:pids:/docker/" + id + "\n4:memory:/docker/" + id +
+                             "\n1:cpu,cpuacct:/docker/" + id + "\n0::/docker/" + id + "\n";
+    const auto files = oom_counter_files(text, id, "/sys/fs/cgroup");
+    ASSERT_EQ(files.size(), 2u);
+    EXPECT_EQ(files[0], "/sys/fs/cgroup/memory/docker/" + id + "/memory.oom_control");
+    EXPECT_EQ(files[1], "/sys/fs/cgroup/docker/" + id + "/memory.events");
+}
+
+TEST(DockerApi, OomCounterFilesCgroupV2Systemd) {
+    const std::string id = "abc123";
+    const auto files = oom_counter_files("0::/system.slice/docker-abc123.scope\n", id);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files[0], "/sys/fs/cgroup/system.slice/docker-abc123.scope/memory.events");
+}
+
+TEST(DockerApi, OomCounterFilesIgnoreOtherProcesses) {
+    // A recycled pid that now belongs to something else is never read.
+    EXPECT_TRUE(oom_counter_files("4:memory:/user.slice\n0::/user.slice/session-1.scope\n", "abc123").empty());
+    EXPECT_TRUE(oom_counter_files("4:memory:/docker/abc123/../x\n", "abc123").empty());
+    EXPECT_TRUE(oom_counter_files("", "abc123").empty());
+    EXPECT_TRUE(oom_counter_files("0::/docker/abc123\n", "").empty());
+}
+
+TEST(DockerApi, OomKillCount) {
+    EXPECT_EQ(parse_oom_kill_count("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"), 2);
+    EXPECT_EQ(parse_oom_kill_count("low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\noom_group_kill 0\n"), 1);
+    EXPECT_EQ(parse_oom_kill_count("oom_kill_disable 0\nunder_oom 0\n"), -1);
+    EXPECT_EQ(parse_oom_kill_count(""), -1);
+    EXPECT_EQ(parse_oom_kill_count("oom_kill x\n"), -1);
+}
+
+}  // namespace

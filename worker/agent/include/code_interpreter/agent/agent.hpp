@@ -1,0 +1,68 @@
+#pragma once
+// The agent's poll loop: waits for the kernel to be ready, then serves the gateway's requests.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "code_interpreter/agent/execution.hpp"
+#include "code_interpreter/agent/kernel_client.hpp"
+#include "code_interpreter/agent/kernel_process.hpp"
+#include "code_interpreter/agent/readiness.hpp"
+#include "code_interpreter/agent/unique_fd.hpp"
+
+namespace ci::agent {
+
+class Agent {
+public:
+    // gateway is the bound ROUTER; signals the signalfd from open_signal_fd().
+    Agent(KernelProcess kernel, KernelClient client, zmq::socket_t gateway, std::string gateway_key,
+          UniqueFd signals);
+
+    // Runs until the kernel dies (returns 1, after answering every request with an error) or
+    // SIGTERM/SIGINT (returns 0, after stopping the kernel). Throws when the kernel is not
+    // ready within the start-up timeout.
+    int run();
+
+private:
+    struct Request {
+        std::string routing_id;
+        nlohmann::json id;
+        std::string code;
+        std::uint64_t max_output_bytes = 0;
+    };
+    struct Running {
+        Request request;
+        ExecutionCollector collector;
+        std::chrono::steady_clock::time_point started;
+    };
+
+    std::optional<int> handle_signals();
+    void handle_kernel_messages();
+    void handle_gateway_messages();
+    void handle_request(std::string routing_id, const nlohmann::json& body);
+    void start_next_execution();
+    void finish_execution();
+    void fail_all(const std::string& error);
+    void reply(const std::string& routing_id, const nlohmann::json& body);
+    void log_dropped(const std::string& source, const std::string& error);
+    int stop();
+
+    KernelProcess kernel_;
+    KernelClient client_;
+    zmq::socket_t gateway_;
+    std::string gateway_key_;
+    UniqueFd signals_;
+    KernelReadiness readiness_;
+    bool ready_ = false;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::deque<Request> queue_;
+    std::optional<Running> running_;
+    std::uint64_t dropped_ = 0;  // messages that failed verification or parsing
+};
+
+}  // namespace ci::agent

@@ -1,0 +1,55 @@
+#pragma once
+// Turns the kernel's messages for one execute_request into a protocol::ExecutionResult.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "code_interpreter/agent/jupyter_message.hpp"
+#include "code_interpreter/protocol/agent_protocol.hpp"
+
+namespace ci::agent {
+
+// The content of the execute_request that runs code.
+nlohmann::json execute_request_content(const std::string& code);
+
+// Pure logic: the caller feeds it every verified shell and iopub message, in arrival order;
+// messages whose parent is not this execution's request are ignored.
+//
+// Output limit: stream text and MIME data values count against max_output_bytes (0 = no limit).
+// The first output that does not fit is cut (stream text, on a UTF-8 boundary) or dropped (rich
+// data, which cannot be cut), and every later stream or rich output is dropped, with truncated set.
+// Errors do not count and are always kept: they are what the user most needs to see.
+class ExecutionCollector {
+public:
+    ExecutionCollector(std::string msg_id, std::uint64_t max_output_bytes);
+
+    const std::string& msg_id() const { return msg_id_; }
+
+    void on_iopub(const JupyterMessage& message);
+    void on_shell(const JupyterMessage& message);
+
+    // True once both the execute_reply and the iopub status "idle" have arrived, in either order.
+    bool complete() const { return reply_ && idle_; }
+
+    // The result; call once, when complete.
+    protocol::ExecutionResult take_result();
+
+private:
+    void add_stream(const nlohmann::json& content);
+    void add_rich(const std::string& type, const nlohmann::json& content);
+    void add_error(const nlohmann::json& content);
+    void apply_pending_clear();
+
+    std::string msg_id_;
+    std::uint64_t limit_;
+    std::uint64_t used_ = 0;
+    protocol::ExecutionResult result_;
+    bool clear_pending_ = false;  // clear_output(wait=True): clear when the next output arrives
+    bool iopub_error_ = false;
+    bool idle_ = false;
+    std::optional<nlohmann::json> reply_;  // the execute_reply's content
+};
+
+}  // namespace ci::agent

@@ -1,0 +1,256 @@
+#include "code_interpreter/agent/agent.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <iterator>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <zmq_addon.hpp>
+
+#include "code_interpreter/agent/log.hpp"
+#include "code_interpreter/agent/signals.hpp"
+#include "code_interpreter/protocol/agent_protocol.hpp"
+
+namespace ci::agent {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kReadyTimeout = std::chrono::seconds(60);
+constexpr auto kProbeInterval = milliseconds(250);
+// A shutdown_request lets an idle kernel exit cleanly; a busy one is then stopped with signals.
+constexpr auto kPoliteShutdown = milliseconds(500);
+constexpr auto kStopTimeout = std::chrono::seconds(3);  // SIGTERM, SIGKILL 2 s later, reaped
+// Messages taken from one socket per loop turn, so a flood cannot starve signals or the others.
+constexpr int kMaxMessagesPerTurn = 1000;
+
+long long millis_since(Clock::time_point start) {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+}
+
+json error_reply(const json& id, const std::string& error) {
+    return {{"id", id}, {"ok", false}, {"error", error}};
+}
+
+// The request id to echo in a reply: the request's, or null when it has none.
+json request_id(const json& body) { return body.contains("id") ? body["id"] : json(nullptr); }
+
+struct GatewayMessage {
+    std::string routing_id;
+    protocol::DecodedMessage decoded;
+};
+
+// The next message waiting on the gateway socket, or nullopt when none is.
+std::optional<GatewayMessage> receive_gateway(zmq::socket_t& gateway, const std::string& key) {
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(gateway, std::back_inserter(parts), zmq::recv_flags::dontwait))
+        return std::nullopt;
+    GatewayMessage message{parts.front().to_string(), {}};
+    std::vector<std::string> frames;
+    for (auto it = parts.begin() + 1; it != parts.end(); ++it) frames.push_back(it->to_string());
+    message.decoded = protocol::decode_message(key, frames);
+    return message;
+}
+
+}  // namespace
+
+Agent::Agent(KernelProcess kernel, KernelClient client, zmq::socket_t gateway,
+             std::string gateway_key, UniqueFd signals)
+    : kernel_(std::move(kernel)),
+      client_(std::move(client)),
+      gateway_(std::move(gateway)),
+      gateway_key_(std::move(gateway_key)),
+      signals_(std::move(signals)) {}
+
+int Agent::run() {
+    const auto deadline = started_ + kReadyTimeout;
+    auto next_probe = started_;
+    for (;;) {
+        milliseconds timeout{-1};  // once ready, only a message or a signal wakes the agent
+        if (!ready_) {
+            const auto now = Clock::now();
+            if (now >= deadline)
+                throw std::runtime_error("the kernel was not ready within " +
+                                         std::to_string(kReadyTimeout.count()) + " s");
+            if (now >= next_probe) {
+                // Resent until answered: an early status on iopub may reach no subscriber yet.
+                readiness_.on_request_sent(
+                    client_.send_shell("kernel_info_request", json::object()));
+                next_probe = now + kProbeInterval;
+            }
+            timeout = std::chrono::ceil<milliseconds>(std::min(next_probe, deadline) - now);
+        }
+        zmq::pollitem_t items[] = {
+            {nullptr, signals_.get(), ZMQ_POLLIN, 0},
+            {client_.shell_socket().handle(), 0, ZMQ_POLLIN, 0},
+            {client_.iopub_socket().handle(), 0, ZMQ_POLLIN, 0},
+            {gateway_.handle(), 0, ZMQ_POLLIN, 0},
+        };
+        // Until the kernel is ready, gateway requests wait in ZeroMQ's queue.
+        zmq::poll(items, ready_ ? 4 : 3, timeout);
+        if (items[0].revents & ZMQ_POLLIN)
+            if (auto exit_status = handle_signals()) return *exit_status;
+        handle_kernel_messages();
+        if (ready_) handle_gateway_messages();
+    }
+}
+
+std::optional<int> Agent::handle_signals() {
+    while (auto signo = read_signal(signals_)) {
+        if (*signo == SIGTERM || *signo == SIGINT) {
+            log_line("stopping on signal " + std::to_string(*signo));
+            return stop();
+        }
+    }
+    // SIGCHLD: the kernel's supervisor is the agent's only child.
+    if (auto status = kernel_.try_wait()) {
+        const std::string error = "kernel died (" + describe_wait_status(*status) + ")";
+        log_line(error);
+        fail_all(error);
+        return 1;
+    }
+    return std::nullopt;
+}
+
+void Agent::handle_kernel_messages() {
+    for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+        auto parsed = client_.receive_iopub();
+        if (!parsed) break;
+        if (!parsed->message) {
+            log_dropped("the kernel's iopub", parsed->error);
+            continue;
+        }
+        if (!ready_) readiness_.on_iopub(*parsed->message);
+        if (running_) running_->collector.on_iopub(*parsed->message);
+    }
+    for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+        auto parsed = client_.receive_shell();
+        if (!parsed) break;
+        if (!parsed->message) {
+            log_dropped("the kernel's shell", parsed->error);
+            continue;
+        }
+        if (!ready_) readiness_.on_shell(*parsed->message);
+        if (running_) running_->collector.on_shell(*parsed->message);
+    }
+    if (!ready_ && readiness_.ready()) {
+        ready_ = true;
+        log_line("kernel ready after " + std::to_string(millis_since(started_)) + " ms");
+    }
+    if (running_ && running_->collector.complete()) finish_execution();
+}
+
+void Agent::handle_gateway_messages() {
+    for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+        auto message = receive_gateway(gateway_, gateway_key_);
+        if (!message) return;
+        if (!message->decoded.body) {
+            log_dropped("the gateway", message->decoded.error);
+            continue;
+        }
+        handle_request(std::move(message->routing_id), *message->decoded.body);
+    }
+}
+
+void Agent::handle_request(std::string routing_id, const json& body) {
+    const json id = request_id(body);
+    auto op = body.find("op");
+    const std::string name = op != body.end() && op->is_string() ? op->get<std::string>() : "";
+    if (name == "ping") {
+        reply(routing_id, {{"id", id}, {"ok", true}, {"ready", true}});
+        return;
+    }
+    if (name != "execute") {
+        reply(routing_id, error_reply(id, "unknown op \"" + name + "\""));
+        return;
+    }
+    auto code = body.find("code");
+    if (code == body.end() || !code->is_string()) {
+        reply(routing_id, error_reply(id, "execute needs a string \"code\""));
+        return;
+    }
+    std::uint64_t max_output_bytes = 0;
+    if (auto max = body.find("max_output_bytes"); max != body.end()) {
+        if (!max->is_number_unsigned()) {
+            reply(routing_id,
+                  error_reply(id, "\"max_output_bytes\" must be a non-negative integer"));
+            return;
+        }
+        max_output_bytes = max->get<std::uint64_t>();
+    }
+    queue_.push_back(
+        Request{std::move(routing_id), id, code->get<std::string>(), max_output_bytes});
+    start_next_execution();
+}
+
+void Agent::start_next_execution() {
+    if (running_ || queue_.empty()) return;
+    Request request = std::move(queue_.front());
+    queue_.pop_front();
+    std::string msg_id =
+        client_.send_shell("execute_request", execute_request_content(request.code));
+    log_line("execution " + request.id.dump() + " started");
+    const std::uint64_t max_output_bytes = request.max_output_bytes;
+    running_.emplace(Running{std::move(request),
+                             ExecutionCollector(std::move(msg_id), max_output_bytes),
+                             Clock::now()});
+}
+
+void Agent::finish_execution() {
+    Running done = std::move(*running_);
+    running_.reset();
+    protocol::ExecutionResult result = done.collector.take_result();
+    log_line("execution " + done.request.id.dump() + " finished: " + result.status + ", " +
+             std::to_string(result.outputs.size()) + " outputs" +
+             (result.truncated ? " (truncated)" : "") + ", " +
+             std::to_string(millis_since(done.started)) + " ms");
+    reply(done.request.routing_id, {{"id", done.request.id}, {"ok", true}, {"result", result}});
+    start_next_execution();
+}
+
+void Agent::fail_all(const std::string& error) {
+    if (running_) {
+        reply(running_->request.routing_id, error_reply(running_->request.id, error));
+        running_.reset();
+    }
+    for (const Request& request : queue_) reply(request.routing_id, error_reply(request.id, error));
+    queue_.clear();
+    // Requests still waiting in ZeroMQ's queue get the same answer.
+    while (auto message = receive_gateway(gateway_, gateway_key_))
+        if (message->decoded.body)
+            reply(message->routing_id, error_reply(request_id(*message->decoded.body), error));
+}
+
+int Agent::stop() {
+    fail_all("the agent is stopping");
+    client_.send_control("shutdown_request", {{"restart", false}});
+    auto status = kernel_.wait_for(kPoliteShutdown);
+    if (!status) {
+        kernel_.request_stop();
+        status = kernel_.wait_for(kStopTimeout);
+    }
+    log_line(status ? "kernel stopped (" + describe_wait_status(*status) + ")"
+                    : std::string("kernel did not stop in time"));
+    return 0;
+}
+
+void Agent::log_dropped(const std::string& source, const std::string& error) {
+    // The user's code can write to the kernel's sockets: a flood must not flood the log.
+    ++dropped_;
+    if (dropped_ <= 10 || dropped_ % 1000 == 0)
+        log_line("dropped a message from " + source + ": " + error + " (" +
+                 std::to_string(dropped_) + " so far)");
+}
+
+void Agent::reply(const std::string& routing_id, const json& body) {
+    std::vector<std::string> frames = protocol::encode_message(gateway_key_, body);
+    std::vector<zmq::const_buffer> buffers{zmq::buffer(routing_id)};
+    for (const auto& frame : frames) buffers.push_back(zmq::buffer(frame));
+    zmq::send_multipart(gateway_, buffers);
+}
+
+}  // namespace ci::agent

@@ -1,0 +1,165 @@
+#include "code_interpreter/agent/execution.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace ci::agent {
+namespace {
+
+using nlohmann::json;
+
+// The kernel is not trusted to send well-typed fields: a wrong type reads as empty.
+std::string string_field(const json& object, const char* name) {
+    auto it = object.find(name);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+int int_field(const json& object, const char* name) {
+    auto it = object.find(name);
+    return it != object.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+
+json object_field(const json& object, const char* name) {
+    auto it = object.find(name);
+    return it != object.end() && it->is_object() ? *it : json::object();
+}
+
+protocol::OutputItem error_item(const json& content) {
+    protocol::OutputItem item;
+    item.type = "error";
+    item.ename = string_field(content, "ename");
+    item.evalue = string_field(content, "evalue");
+    if (auto it = content.find("traceback"); it != content.end() && it->is_array())
+        for (const auto& line : *it)
+            if (line.is_string()) item.traceback.push_back(line.get<std::string>());
+    return item;
+}
+
+// The longest prefix of text of at most max bytes that does not split a UTF-8 sequence.
+std::size_t utf8_prefix_length(const std::string& text, std::size_t max) {
+    std::size_t n = std::min(max, text.size());
+    while (n > 0 && n < text.size() && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    return n;
+}
+
+// Text values count as their bytes, JSON values (application/json) as their serialization.
+std::uint64_t data_bytes(const json& bundle) {
+    std::uint64_t total = 0;
+    for (const auto& value : bundle) {
+        if (value.is_string())
+            total += value.get_ref<const std::string&>().size();
+        else
+            total += value.dump(-1, ' ', false, json::error_handler_t::replace).size();
+    }
+    return total;
+}
+
+}  // namespace
+
+json execute_request_content(const std::string& code) {
+    return {
+        {"code", code},
+        {"silent", false},
+        {"store_history", true},
+        {"user_expressions", json::object()},
+        {"allow_stdin", false},
+        {"stop_on_error", true},
+    };
+}
+
+ExecutionCollector::ExecutionCollector(std::string msg_id, std::uint64_t max_output_bytes)
+    : msg_id_(std::move(msg_id)), limit_(max_output_bytes) {}
+
+void ExecutionCollector::on_iopub(const JupyterMessage& message) {
+    if (message.parent_msg_id() != msg_id_) return;
+    const std::string type = message.msg_type();
+    const json& content = message.content;
+    if (type == "status") {
+        if (string_field(content, "execution_state") == "idle") idle_ = true;
+    } else if (type == "stream") {
+        add_stream(content);
+    } else if (type == "display_data" || type == "execute_result") {
+        add_rich(type, content);
+    } else if (type == "error") {
+        add_error(content);
+    } else if (type == "clear_output") {
+        // wait=True defers the clear until the next output, as a frontend does.
+        clear_pending_ = true;
+        auto wait = content.find("wait");
+        if (wait == content.end() || !wait->is_boolean() || !wait->get<bool>())
+            apply_pending_clear();
+    }
+    // Anything else (execute_input, status busy, update_display_data, ...) is not an output.
+}
+
+void ExecutionCollector::on_shell(const JupyterMessage& message) {
+    if (message.parent_msg_id() != msg_id_ || message.msg_type() != "execute_reply") return;
+    reply_ = message.content;
+    result_.status = string_field(*reply_, "status");
+    result_.execution_count = int_field(*reply_, "execution_count");
+}
+
+protocol::ExecutionResult ExecutionCollector::take_result() {
+    // An error the kernel reported only in its reply would otherwise be invisible.
+    if (reply_ && result_.status == "error" && !iopub_error_)
+        result_.outputs.push_back(error_item(*reply_));
+    return std::move(result_);
+}
+
+void ExecutionCollector::apply_pending_clear() {
+    if (!clear_pending_) return;
+    clear_pending_ = false;
+    // Cleared output no longer counts against the limit, nor does what was cut from it.
+    result_.outputs.clear();
+    result_.truncated = false;
+    used_ = 0;
+}
+
+void ExecutionCollector::add_stream(const json& content) {
+    apply_pending_clear();
+    if (result_.truncated) return;
+    std::string name = string_field(content, "name");
+    std::string text = string_field(content, "text");
+    if (limit_ != 0 && text.size() > limit_ - used_) {
+        text.resize(utf8_prefix_length(text, limit_ - used_));
+        result_.truncated = true;
+    }
+    used_ += text.size();
+    if (text.empty()) return;
+    auto& outputs = result_.outputs;
+    if (!outputs.empty() && outputs.back().type == "stream" && outputs.back().name == name) {
+        outputs.back().text += text;
+        return;
+    }
+    protocol::OutputItem item;
+    item.type = "stream";
+    item.name = std::move(name);
+    item.text = std::move(text);
+    outputs.push_back(std::move(item));
+}
+
+void ExecutionCollector::add_rich(const std::string& type, const json& content) {
+    apply_pending_clear();
+    if (result_.truncated) return;
+    json data = object_field(content, "data");
+    std::uint64_t size = data_bytes(data);
+    if (limit_ != 0 && size > limit_ - used_) {
+        result_.truncated = true;
+        return;
+    }
+    used_ += size;
+    protocol::OutputItem item;
+    item.type = type;
+    item.data = std::move(data);
+    item.metadata = object_field(content, "metadata");
+    if (type == "execute_result") item.execution_count = int_field(content, "execution_count");
+    result_.outputs.push_back(std::move(item));
+}
+
+void ExecutionCollector::add_error(const json& content) {
+    apply_pending_clear();
+    iopub_error_ = true;
+    result_.outputs.push_back(error_item(content));
+}
+
+}  // namespace ci::agent

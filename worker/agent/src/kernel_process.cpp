@@ -1,0 +1,296 @@
+#include "code_interpreter/agent/kernel_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "code_interpreter/agent/log.hpp"
+#include "code_interpreter/agent/signals.hpp"
+
+namespace ci::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kStopGrace = 2s;     // between SIGTERM and SIGKILL
+constexpr auto kReapTimeout = 3s;   // for a child the destructor may not kill: > kStopGrace
+
+void write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw errno_error("write");
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+std::string read_all(int fd) {
+    std::string out;
+    char buffer[512];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return out;
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+std::pair<UniqueFd, UniqueFd> make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw errno_error("pipe2");
+    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+    std::vector<char*> pointers;
+    for (auto& s : strings) pointers.push_back(s.data());
+    pointers.push_back(nullptr);
+    return pointers;
+}
+
+// Everything the forked processes need, built before the fork.
+struct ChildPlan {
+    uid_t uid;
+    gid_t gid;
+    std::string kernel_dir;
+    std::string connection_file;
+    std::string connection_json;
+    std::string workdir;
+    std::vector<std::string> argv;
+    std::vector<std::string> env;
+};
+
+// Tells the agent why start-up failed, then exits. The agent reads until every copy of the
+// close-on-exec report pipe is closed: silence means the kernel's exec succeeded.
+[[noreturn]] void fail_start(int report, const char* reason) {
+    try {
+        write_all(report, reason);
+    } catch (...) {
+    }
+    ::_exit(127);
+}
+
+// Exits the way the kernel did, so the agent can report the kernel's own status.
+[[noreturn]] void exit_like(int status) {
+    if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        rlimit no_core{0, 0};
+        ::setrlimit(RLIMIT_CORE, &no_core);
+        ::signal(sig, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+        ::raise(sig);
+    }
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+// The kernel process: its own process group, so the supervisor can stop everything it starts.
+[[noreturn]] void exec_kernel(ChildPlan& plan, pid_t supervisor, int report) {
+    try {
+        if (::setpgid(0, 0) != 0) throw errno_error("setpgid");
+        // The user's code may kill the supervisor (same user): the kernel must not outlive it.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw errno_error("PR_SET_PDEATHSIG");
+        if (::getppid() != supervisor) throw std::runtime_error("the supervisor exited");
+        unblock_all_signals();  // the agent's blocked signals would survive the exec
+        auto argv = c_strings(plan.argv);
+        auto env = c_strings(plan.env);
+        ::execve(argv[0], argv.data(), env.data());
+        throw errno_error("cannot execute " + plan.argv[0]);
+    } catch (const std::exception& e) {
+        fail_start(report, e.what());
+    }
+}
+
+// Reaps every child that has exited (orphans of the kernel's descendants come here too: the
+// supervisor is a child subreaper) and returns the kernel's wait status once it has exited.
+std::optional<int> reap_children(pid_t kernel) {
+    std::optional<int> kernel_status;
+    for (;;) {
+        int status = 0;
+        pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid <= 0) return kernel_status;
+        if (pid == kernel) kernel_status = status;
+    }
+}
+
+// Waits until the kernel exits, stopping it once the stop pipe becomes readable (a close by the
+// agent, or its death): SIGTERM to its process group, SIGKILL when kStopGrace has passed. Then
+// exits like the kernel. The supervisor's lifetime is what owns the kernel process: it never
+// exits without reaping it, and the kernel's PR_SET_PDEATHSIG covers the supervisor's death.
+[[noreturn]] void supervise(pid_t kernel, int stop) {
+    // SIGCHLD is blocked (inherited from the agent), so it waits here for the signalfd.
+    UniqueFd signals = open_signal_fd();
+    std::optional<std::chrono::steady_clock::time_point> kill_at;  // set once stopping
+    std::optional<int> status;
+    while (!(status = reap_children(kernel))) {
+        int timeout = -1;
+        if (kill_at) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= *kill_at) {
+                ::kill(-kernel, SIGKILL);
+                kill_at = now + kStopGrace;
+            }
+            timeout = static_cast<int>(
+                std::chrono::ceil<std::chrono::milliseconds>(*kill_at - now).count());
+        }
+        // Once stopping, the stop pipe is done with: poll ignores a negative fd.
+        pollfd fds[] = {{kill_at ? -1 : stop, POLLIN, 0}, {signals.get(), POLLIN, 0}};
+        int rc = ::poll(fds, 2, timeout);
+        if (rc < 0 && errno == EINTR) continue;
+        while (read_signal(signals)) {
+        }
+        if (!kill_at && (rc < 0 || fds[0].revents != 0)) {
+            ::kill(-kernel, SIGTERM);
+            kill_at = std::chrono::steady_clock::now() + kStopGrace;
+        }
+    }
+    // Whatever the kernel left running in its process group goes with it.
+    ::kill(-kernel, SIGKILL);
+    exit_like(*status);
+}
+
+// The supervisor: becomes the kernel user for good, prepares the kernel directory and starts
+// the kernel.
+[[noreturn]] void run_supervisor(ChildPlan& plan, UniqueFd report, UniqueFd stop) {
+    try {
+        // Only stdio and the close-on-exec pipes should be open. Best effort: Linux before 5.11
+        // lacks the flag, and the agent opens no inheritable fd of its own.
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        drop_privileges(plan.uid, plan.gid, {plan.gid});
+        // The agent reaches the sockets through the kernel's group; others get nothing.
+        ::umask(007);
+        if (::mkdir(plan.kernel_dir.c_str(), 0750) != 0) {
+            if (errno == EEXIST)
+                throw std::runtime_error("kernel directory " + plan.kernel_dir +
+                                         " already exists (refusing to reuse it)");
+            throw errno_error("cannot create kernel directory " + plan.kernel_dir);
+        }
+        UniqueFd file(::open(plan.connection_file.c_str(),
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!file) throw errno_error("cannot create " + plan.connection_file);
+        write_all(file.get(), plan.connection_json);
+        file.reset();
+        if (::chdir(plan.workdir.c_str()) != 0)
+            throw errno_error("cannot enter workdir " + plan.workdir);
+        // Orphans of the user's processes are reaped here, not left to the container's init.
+        if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+            throw errno_error("PR_SET_CHILD_SUBREAPER");
+
+        const pid_t supervisor = ::getpid();
+        const pid_t pid = ::fork();
+        if (pid < 0) throw errno_error("fork");
+        if (pid == 0) {
+            stop.reset();
+            exec_kernel(plan, supervisor, report.get());
+        }
+        // Also here, so that a stop arriving before the kernel's own setpgid reaches it.
+        ::setpgid(pid, pid);
+        report.reset();
+        supervise(pid, stop.get());
+    } catch (const std::exception& e) {
+        fail_start(report.get(), e.what());
+    }
+}
+
+}  // namespace
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), status_(std::exchange(other.status_, std::nullopt)) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+    if (this != &other) {
+        reset();
+        pid_ = std::exchange(other.pid_, -1);
+        status_ = std::exchange(other.status_, std::nullopt);
+    }
+    return *this;
+}
+
+ChildProcess::~ChildProcess() { reset(); }
+
+void ChildProcess::reset() noexcept {
+    if (pid_ > 0 && !try_wait()) {
+        // Fails with EPERM for a child running as another user: that one must exit by itself.
+        ::kill(pid_, SIGKILL);
+        wait_for(kReapTimeout);
+    }
+    pid_ = -1;
+    status_.reset();
+}
+
+std::optional<int> ChildProcess::try_wait() {
+    if (status_ || pid_ <= 0) return status_;
+    int status = 0;
+    pid_t rc;
+    while ((rc = ::waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (rc == pid_) status_ = status;
+    return status_;
+}
+
+std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (auto status = try_wait()) return status;
+        if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+std::string describe_wait_status(int status) {
+    if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
+    return "wait status " + std::to_string(status);
+}
+
+KernelProcess launch_kernel(const KernelSpec& spec) {
+    const std::string workdir = spec.workdir.string();
+    const std::string connection_file = spec.connection.connection_file().string();
+    ChildPlan plan{
+        .uid = spec.user.uid,
+        .gid = spec.user.gid,
+        .kernel_dir = spec.connection.kernel_dir.string(),
+        .connection_file = connection_file,
+        .connection_json = spec.connection.to_json().dump(2) + "\n",
+        .workdir = workdir,
+        .argv = {spec.python, "-m", "ipykernel_launcher", "-f", connection_file},
+        // A clean environment: nothing of the agent's (or the container runtime's) leaks in.
+        // PYDEVD_DISABLE_FILE_VALIDATION silences a debugger warning ipykernel's debugpy prints
+        // to stderr at every start (Debian's Python uses frozen modules).
+        .env = {"HOME=" + workdir, "USER=" + spec.user.name, "LOGNAME=" + spec.user.name,
+                "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "SHELL=/bin/sh",
+                "PYTHONDONTWRITEBYTECODE=1", "PYDEVD_DISABLE_FILE_VALIDATION=1"},
+    };
+
+    auto [report_read, report_write] = make_pipe();
+    auto [stop_read, stop_write] = make_pipe();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw errno_error("fork");
+    if (pid == 0) {
+        report_read.reset();
+        stop_write.reset();
+        run_supervisor(plan, std::move(report_write), std::move(stop_read));
+    }
+    KernelProcess kernel(ChildProcess(pid), std::move(stop_write));
+    report_write.reset();
+    stop_read.reset();
+    if (std::string failure = read_all(report_read.get()); !failure.empty())
+        throw std::runtime_error("kernel start-up failed: " + failure);
+    return kernel;
+}
+
+}  // namespace ci::agent

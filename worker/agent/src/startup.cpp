@@ -1,0 +1,73 @@
+#include "code_interpreter/agent/startup.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <stdexcept>
+
+#include <zmq.hpp>
+
+#include "code_interpreter/agent/agent.hpp"
+#include "code_interpreter/agent/key_file.hpp"
+#include "code_interpreter/agent/log.hpp"
+#include "code_interpreter/agent/privileges.hpp"
+#include "code_interpreter/agent/signals.hpp"
+#include "code_interpreter/protocol/crypto.hpp"
+
+namespace ci::agent {
+namespace {
+
+zmq::socket_t bind_gateway(zmq::context_t& context, const std::filesystem::path& socket_path) {
+    // A socket file left by an earlier agent would make the bind fail.
+    if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT)
+        throw errno_error("cannot remove stale socket " + socket_path.string());
+    zmq::socket_t socket(context, zmq::socket_type::router);
+    // Replies sent just before exiting (e.g. "kernel died") still get out.
+    socket.set(zmq::sockopt::linger, 2000);
+    const std::string endpoint = "ipc://" + socket_path.string();
+    try {
+        socket.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+        throw std::runtime_error("cannot bind " + endpoint + ": " + e.what());
+    }
+    return socket;
+}
+
+}  // namespace
+
+int run_agent(const Options& options) {
+    // Before any thread exists, so that every thread inherits the mask.
+    block_agent_signals();
+
+    const UserAccount agent_user = lookup_user(options.agent_user);
+    const UserAccount kernel_user = lookup_user(options.kernel_user);
+    if (agent_user.uid == kernel_user.uid)
+        throw std::runtime_error("the agent user and the kernel user have the same uid");
+
+    const ConnectionInfo connection{options.kernel_dir, protocol::random_hex(32)};
+    KernelProcess kernel = launch_kernel(
+        KernelSpec{options.python, kernel_user, options.workdir, connection});
+    log_line("kernel started as " + kernel_user.name + " (supervisor pid " +
+             std::to_string(kernel.pid()) + ")");
+
+    // The kernel's group opens its ipc sockets (created group-accessible) to the agent.
+    drop_privileges(agent_user.uid, agent_user.gid, {agent_user.gid, kernel_user.gid});
+    ::umask(077);  // agent.sock: for the agent user (and the host's root) only
+    log_line("running as " + agent_user.name);
+
+    const std::filesystem::path run_dir = options.run_dir;
+    std::string gateway_key = read_key_file(run_dir / "agent.key");
+    UniqueFd signals = open_signal_fd();
+
+    zmq::context_t context;
+    KernelClient client(context, connection);
+    zmq::socket_t gateway = bind_gateway(context, run_dir / "agent.sock");
+    log_line("listening on ipc://" + (run_dir / "agent.sock").string());
+    Agent agent(std::move(kernel), std::move(client), std::move(gateway), std::move(gateway_key),
+                std::move(signals));
+    return agent.run();
+}
+
+}  // namespace ci::agent

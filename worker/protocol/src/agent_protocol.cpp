@@ -1,0 +1,79 @@
+#include "code_interpreter/protocol/agent_protocol.hpp"
+
+#include "code_interpreter/protocol/crypto.hpp"
+
+namespace ci::protocol {
+
+void to_json(nlohmann::json& j, const OutputItem& item) {
+    j = nlohmann::json{{"type", item.type}};
+    if (item.type == "stream") {
+        j["name"] = item.name;
+        j["text"] = item.text;
+    } else if (item.type == "error") {
+        j["ename"] = item.ename;
+        j["evalue"] = item.evalue;
+        j["traceback"] = item.traceback;
+    } else {
+        j["data"] = item.data.is_null() ? nlohmann::json::object() : item.data;
+        j["metadata"] = item.metadata.is_null() ? nlohmann::json::object() : item.metadata;
+        if (item.type == "execute_result") j["execution_count"] = item.execution_count;
+    }
+}
+
+void from_json(const nlohmann::json& j, OutputItem& item) {
+    item = OutputItem{};
+    item.type = j.at("type").get<std::string>();
+    item.name = j.value("name", "");
+    item.text = j.value("text", "");
+    item.data = j.value("data", nlohmann::json::object());
+    item.metadata = j.value("metadata", nlohmann::json::object());
+    item.execution_count = j.value("execution_count", 0);
+    item.ename = j.value("ename", "");
+    item.evalue = j.value("evalue", "");
+    item.traceback = j.value("traceback", std::vector<std::string>{});
+}
+
+void to_json(nlohmann::json& j, const ExecutionResult& result) {
+    j = nlohmann::json{{"status", result.status},
+                       {"execution_count", result.execution_count},
+                       {"outputs", result.outputs},
+                       {"truncated", result.truncated}};
+}
+
+void from_json(const nlohmann::json& j, ExecutionResult& result) {
+    result.status = j.at("status").get<std::string>();
+    result.execution_count = j.value("execution_count", 0);
+    result.outputs = j.at("outputs").get<std::vector<OutputItem>>();
+    result.truncated = j.value("truncated", false);
+}
+
+std::vector<std::string> encode_message(std::string_view key, const nlohmann::json& body) {
+    std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string signature = hmac_sha256_hex(key, {kWireVersion, text});
+    return {std::string(kWireVersion), std::move(signature), std::move(text)};
+}
+
+DecodedMessage decode_message(std::string_view key, const std::vector<std::string>& frames) {
+    DecodedMessage out;
+    if (frames.size() != 3) {
+        out.error = "expected 3 frames, got " + std::to_string(frames.size());
+        return out;
+    }
+    if (frames[0] != kWireVersion) {
+        out.error = "unknown wire version";
+        return out;
+    }
+    if (!constant_time_equal(frames[1], hmac_sha256_hex(key, {frames[0], frames[2]}))) {
+        out.error = "bad signature";
+        return out;
+    }
+    auto parsed = nlohmann::json::parse(frames[2], nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object()) {
+        out.error = "body is not a JSON object";
+        return out;
+    }
+    out.body = std::move(parsed);
+    return out;
+}
+
+}  // namespace ci::protocol

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -246,7 +247,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
         }
         if (name == "config") {
             cli.config_path = value;
-        } else if (flag_setters().count(name)) {
+        } else if (flag_setters().count(name) || name == "plugin-setting") {
             cli.overrides.emplace_back(name, value);
         } else {
             fail("--" + name, "unknown flag (see --help)");
@@ -255,8 +256,42 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     return cli;
 }
 
+namespace {
+
+// --plugin-setting NAME.KEY=VALUE: VALUE is read as a TOML value (true, 3, "text"); anything that
+// is not one is taken as a plain string.
+void apply_plugin_setting(GatewayConfig& config, const std::string& setting) {
+    const std::string flag = "--plugin-setting " + setting;
+    auto dot = setting.find('.');
+    auto eq = setting.find('=');
+    if (dot == std::string::npos || eq == std::string::npos || dot > eq || dot == 0 || eq == dot + 1)
+        fail(flag, "expected NAME.KEY=VALUE");
+    std::string name = setting.substr(0, dot);
+    std::string key = setting.substr(dot + 1, eq - dot - 1);
+    std::string text = setting.substr(eq + 1);
+    if (key == "path") fail(flag, "the plugin's path cannot be changed from the command line");
+    auto entry = std::find_if(config.plugins.begin(), config.plugins.end(),
+                              [&](const PluginEntry& e) { return e.name == name; });
+    if (entry == config.plugins.end()) fail(flag, "no plugin named '" + name + "' in the configuration");
+    nlohmann::json value = text;
+    try {
+        toml::table parsed = toml::parse("v = " + text);
+        value = to_json(*parsed.get("v"));
+    } catch (const toml::parse_error&) {
+        // not a TOML value: keep the text
+    }
+    entry->settings[key] = std::move(value);
+}
+
+}  // namespace
+
 void apply_overrides(GatewayConfig& config, const CommandLine& cli) {
-    for (const auto& [name, value] : cli.overrides) flag_setters().at(name)(config, "--" + name, value);
+    for (const auto& [name, value] : cli.overrides) {
+        if (name == "plugin-setting")
+            apply_plugin_setting(config, value);
+        else
+            flag_setters().at(name)(config, "--" + name, value);
+    }
 }
 
 void validate(const GatewayConfig& c) {
@@ -283,6 +318,7 @@ std::string usage() {
            "                  [--min-idle-workers N] [--max-total-workers N]\n"
            "                  [--worker-cpu CORES] [--worker-ram-mb MB] [--worker-disk-mb MB]\n"
            "                  [--log-level debug|info|warn|error]\n"
+           "                  [--plugin-setting NAME.KEY=VALUE]...\n"
            "Flags override the settings of the config file (default: ./config.toml).\n";
 }
 

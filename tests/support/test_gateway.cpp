@@ -20,13 +20,12 @@ TestGateway::TestGateway(const std::string& name, TestGatewayOptions options)
                        "[pool]\nmin_idle_workers = " + std::to_string(options.min_idle) +
                        "\nmax_total_workers = " + std::to_string(options.max_total) +
                        "\nacquire_timeout = 60\n"
-                       "[worker]\nram_mb = 512\n"
                        "[execution]\ntimeout = " + std::to_string(options.timeout_s) + "\n" +
                        options.extra_toml +
                        "\n[plugins.auth-token]\npath = \"" CI_BUILD_DIR "/plugins/libci_auth_token.so\"\n"
                        "token = \"" + kUserToken + "\"\nadmin_token = \"" + kAdminToken + "\"\n"
                        "[plugins.docker-backend]\npath = \"" CI_BUILD_DIR "/plugins/libci_docker_backend.so\"\n"
-                       "instance = \"" + instance_ + "\"\n";
+                       "instance = \"" + instance_ + "\"\n" + options.backend_toml + "\n" + options.plugins_toml;
     GatewayConfig config = parse_config(toml, CI_SOURCE_DIR);
     validate(config);
     gateway_ = std::make_unique<Gateway>(config, load_plugins(config));

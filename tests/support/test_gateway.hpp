@@ -15,7 +15,9 @@ struct TestGatewayOptions {
     int min_idle = 1;
     int max_total = 4;
     double timeout_s = 5;
-    std::string extra_toml;  // appended to the generated config
+    std::string extra_toml;    // gateway settings, before the plugin tables
+    std::string backend_toml;  // more keys of [plugins.docker-backend]
+    std::string plugins_toml;  // more plugin tables
 };
 
 class TestGateway {

@@ -121,3 +121,30 @@ TEST(Config, CommandLineRejectsUnknownFlagsAndBadValues) {
 
 }  // namespace
 }  // namespace ci
+
+namespace ci {
+namespace {
+
+TEST(Config, PluginSettingFlagSetsTypedValuesOfANamedPlugin) {
+    GatewayConfig c = parse_config("[plugins.backend]\npath = \"b.so\"\nnetwork = \"none\"\n", "/etc/ci");
+    const char* args[] = {"ci-gateway", "--plugin-setting", "backend.enable_internet=true",
+                          "--plugin-setting=backend.network=internal", "--plugin-setting", "backend.n=3"};
+    apply_overrides(c, parse_command_line(6, args));
+    EXPECT_EQ(c.plugins[0].settings.at("enable_internet"), true);
+    EXPECT_EQ(c.plugins[0].settings.at("network"), "internal");
+    EXPECT_EQ(c.plugins[0].settings.at("n"), 3);
+}
+
+TEST(Config, PluginSettingFlagRejectsUnknownPluginsAndBadForms) {
+    GatewayConfig c = parse_config("[plugins.backend]\npath = \"b.so\"\n", "/etc/ci");
+    auto apply = [&](const char* value) {
+        const char* args[] = {"ci-gateway", "--plugin-setting", value};
+        apply_overrides(c, parse_command_line(3, args));
+    };
+    EXPECT_THROW(apply("other.key=1"), std::invalid_argument);
+    EXPECT_THROW(apply("backend=1"), std::invalid_argument);
+    EXPECT_THROW(apply("backend.path=/tmp/evil.so"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ci

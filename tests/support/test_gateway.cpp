@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <stdexcept>
 
@@ -26,6 +28,9 @@ TestGateway::TestGateway(const std::string& name, TestGatewayOptions options)
                        "token = \"" + kUserToken + "\"\nadmin_token = \"" + kAdminToken + "\"\n"
                        "[plugins.docker-backend]\npath = \"" CI_BUILD_DIR "/plugins/libci_docker_backend.so\"\n"
                        "instance = \"" + instance_ + "\"\n" + options.backend_toml + "\n" + options.plugins_toml;
+    if (options.loop_disk)
+        toml += "\n[plugins.loop-disk]\npath = \"" CI_BUILD_DIR "/plugins/libci_loop_disk_storage.so\"\n"
+                "instance = \"" + instance_ + "\"\n";
     GatewayConfig config = parse_config(toml, CI_SOURCE_DIR);
     validate(config);
     gateway_ = std::make_unique<Gateway>(config, load_plugins(config));
@@ -35,7 +40,11 @@ TestGateway::TestGateway(const std::string& name, TestGatewayOptions options)
 TestGateway::~TestGateway() { stop(); }
 
 void TestGateway::stop() {
-    if (gateway_) gateway_->stop();
+    if (!gateway_) return;
+    gateway_->stop();
+    // The backend keeps its per-instance directory; it is empty once every worker is gone.
+    std::error_code ec;
+    std::filesystem::remove(run_dir_of(instance_), ec);
 }
 
 std::string TestGateway::url(const std::string& path) const {
@@ -53,5 +62,24 @@ int count_containers(const std::string& instance) {
 }
 
 std::string run_dir_of(const std::string& instance) { return "/run/code-interpreter/" + instance; }
+
+std::string volume_leftovers(const std::string& instance) {
+    namespace fs = std::filesystem;
+    const std::string prefix = instance + "-";
+    std::ostringstream out;
+    std::ifstream mounts("/proc/self/mounts");
+    for (std::string line; std::getline(mounts, line);)
+        if (line.find("/run/code-interpreter-disks/" + prefix) != std::string::npos) out << "mount " << line << "\n";
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/sys/block", ec)) {
+        std::ifstream backing(entry.path() / "loop/backing_file");
+        std::string file;
+        if (std::getline(backing, file) && file.find("/" + prefix) != std::string::npos)
+            out << "loop " << entry.path().filename().string() << " " << file << "\n";
+    }
+    for (const auto& entry : fs::directory_iterator("/var/lib/code-interpreter/disks", ec))
+        if (entry.path().filename().string().rfind(prefix, 0) == 0) out << "image " << entry.path().string() << "\n";
+    return out.str();
+}
 
 }  // namespace ci::test

@@ -18,6 +18,7 @@ struct TestGatewayOptions {
     std::string extra_toml;    // gateway settings, before the plugin tables
     std::string backend_toml;  // more keys of [plugins.docker-backend]
     std::string plugins_toml;  // more plugin tables
+    bool loop_disk = true;     // workspaces on loop-disk volumes (else the backend's tmpfs)
 };
 
 class TestGateway {
@@ -36,5 +37,8 @@ private:
 // Containers labelled with this instance, as `docker ps -aq` lists them.
 int count_containers(const std::string& instance);
 std::string run_dir_of(const std::string& instance);
+// Mounts, loop devices and volume images of this instance's default loop-disk directories, one
+// per line; empty when none is left.
+std::string volume_leftovers(const std::string& instance);
 
 }  // namespace ci::test

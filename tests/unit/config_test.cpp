@@ -41,7 +41,7 @@ TEST(Config, EmptyFileGivesDocumentedDefaults) {
 TEST(Config, ShippedConfigParsesAndValidates) {
     GatewayConfig c = load_config_file(CI_SOURCE_DIR "/config.toml");
     validate(c);
-    ASSERT_EQ(c.plugins.size(), 2u);
+    ASSERT_EQ(c.plugins.size(), 3u);
     EXPECT_EQ(c.plugins[0].name, "auth-token");
     EXPECT_EQ(c.plugins[0].path, CI_SOURCE_DIR "/build/plugins/libci_auth_token.so");
     EXPECT_FALSE(c.plugins[0].settings.contains("path"));

@@ -1,0 +1,35 @@
+#pragma once
+// The [plugins.loop-disk] table of config.toml, parsed and checked.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ci::loopdisk {
+
+// mount(2) arguments made from the `mount_options` key. nosuid and nodev are always in `flags`.
+struct MountOptions {
+    unsigned long flags = 0;
+    std::string data;  // file-system options passed through to ext4 (e.g. "commit=30")
+};
+
+struct StorageConfig {
+    std::string image_dir = "/var/lib/code-interpreter/disks";  // sparse <instance>-<worker>.img files
+    std::string mount_dir = "/run/code-interpreter-disks";      // <instance>-<worker> mount points
+    std::string instance = "default";                           // scopes names between gateways
+    std::uint32_t owner_uid = 1000;                             // owner of each volume's root
+    std::uint32_t owner_gid = 1000;
+    std::string mount_options = "nosuid,nodev";
+    std::uint64_t max_size_mb = 65536;                          // larger allocations are refused
+    MountOptions mount;                                         // parsed from mount_options
+};
+
+// Parses the plugin's table (null or an object). Relative paths are resolved against config_dir.
+// Throws std::invalid_argument whose what() names the key (as "<table>.<key>") and the problem.
+StorageConfig parse_storage_config(const nlohmann::json& config, const std::string& config_dir,
+                                   const std::string& table = "plugins.loop-disk");
+
+// Parses a comma-separated option list. Throws std::invalid_argument naming the bad option.
+MountOptions parse_mount_options(const std::string& options);
+
+}  // namespace ci::loopdisk

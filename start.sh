@@ -15,6 +15,8 @@ usage: ./start.sh [options]
   --worker-disk-mb MB    workspace size per worker (default 500)
   --port N               port to listen on (default 3874)
   --api-key TOKEN        use TOKEN as the user token (written to var/auth_token.txt)
+  --enable-internet      let workers open outbound connections to public addresses
+                         (never to private, link-local or metadata ranges, other workers or the gateway)
   --config PATH          configuration file (default ./config.toml)
 USAGE
 }
@@ -33,6 +35,9 @@ while [ $# -gt 0 ]; do
     --config)
       [ $# -ge 2 ] || { echo "start.sh: --config needs a value" >&2; exit 2; }
       config=$(realpath "$2"); shift 2 ;;
+    --enable-internet)
+      echo "start.sh: WARNING: --enable-internet lets user code open outbound connections to public addresses" >&2
+      gateway_args+=(--plugin-setting docker-backend.enable_internet=true); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "start.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac

@@ -1,5 +1,6 @@
 #include "backend_config.hpp"
 
+#include <charconv>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -33,6 +34,13 @@ public:
         if (out.empty()) fail(key, "must not be empty");
     }
 
+    void read_bool(const std::string& key, bool& out) const {
+        const json* v = find(key);
+        if (!v) return;
+        if (!v->is_boolean()) fail(key, "expected true or false, got " + std::string(v->type_name()));
+        out = v->get<bool>();
+    }
+
     template <class Int>
     void read_integer(const std::string& key, Int& out, std::uint64_t min, std::uint64_t max) const {
         const json* v = find(key);
@@ -56,6 +64,7 @@ const std::set<std::string>& known_keys() {
     static const std::set<std::string> keys = {
         "socket",     "image",     "instance",   "run_dir",    "agent_uid",
         "agent_gid",  "kernel_uid", "kernel_gid", "container_name_prefix", "nofile_limit",
+        "network",    "enable_internet", "subnet",
         "path",  // the loader's own key; tolerated in case it is passed through
     };
     return keys;
@@ -86,6 +95,76 @@ std::string strip_trailing_slashes(std::string s) {
 
 }  // namespace
 
+const char* network_mode_name(NetworkMode mode) {
+    switch (mode) {
+        case NetworkMode::none: return "none";
+        case NetworkMode::internal: return "internal";
+        case NetworkMode::internet: return "internet";
+    }
+    return "?";
+}
+
+std::optional<Ipv4Subnet> parse_ipv4_subnet(std::string_view text) {
+    const std::size_t slash = text.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    const auto address = parse_ipv4_address(text.substr(0, slash));
+    const std::string_view prefix = text.substr(slash + 1);
+    int bits = 0;
+    auto [end, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
+    if (!address || prefix.empty() || ec != std::errc() || end != prefix.data() + prefix.size() ||
+        bits < 0 || bits > 32 || (prefix.size() > 1 && prefix.front() == '0'))
+        return std::nullopt;
+    return Ipv4Subnet{*address, bits};
+}
+
+std::optional<std::uint32_t> parse_ipv4_address(std::string_view text) {
+    std::uint32_t address = 0;
+    for (int part = 0; part < 4; ++part) {
+        if (part > 0) {
+            if (text.empty() || text.front() != '.') return std::nullopt;
+            text.remove_prefix(1);
+        }
+        std::size_t digits = 0;
+        unsigned value = 0;
+        while (digits < text.size() && digits < 3 && text[digits] >= '0' && text[digits] <= '9')
+            value = value * 10 + static_cast<unsigned>(text[digits++] - '0');
+        if (digits == 0 || value > 255 || (digits > 1 && text.front() == '0')) return std::nullopt;
+        text.remove_prefix(digits);
+        address = address << 8 | value;
+    }
+    if (!text.empty()) return std::nullopt;
+    return address;
+}
+
+std::string format_ipv4_address(std::uint32_t address) {
+    return std::to_string(address >> 24) + "." + std::to_string(address >> 16 & 255) + "." +
+           std::to_string(address >> 8 & 255) + "." + std::to_string(address & 255);
+}
+
+bool Ipv4Subnet::contains(const Ipv4Subnet& other) const {
+    if (other.prefix < prefix) return false;
+    const std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
+    return (other.address & mask) == (address & mask);
+}
+
+std::string Ipv4Subnet::text() const { return format_ipv4_address(address) + "/" + std::to_string(prefix); }
+
+std::string check_worker_subnet(const std::string& subnet) {
+    const auto parsed = parse_ipv4_subnet(subnet);
+    if (!parsed) return "'" + subnet + "' is not an IPv4 subnet such as 10.213.0.0/24";
+    if (parsed->prefix < 16 || parsed->prefix > 28)
+        return "'" + subnet + "': the prefix length must be between /16 and /28";
+    const std::uint32_t host_mask = ~std::uint32_t{0} >> parsed->prefix;
+    if ((parsed->address & host_mask) != 0)
+        return "'" + subnet + "' has host bits set (did you mean " +
+               Ipv4Subnet{parsed->address & ~host_mask, parsed->prefix}.text() + "?)";
+    // The agents' egress rules refuse these ranges, so other workers and the host stay unreachable.
+    static const char* const kPrivate[] = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"};
+    for (const char* range : kPrivate)
+        if (parse_ipv4_subnet(range)->contains(*parsed)) return {};
+    return "'" + subnet + "' must lie in a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10)";
+}
+
 BackendConfig parse_backend_config(const json& config, const std::string& config_dir,
                                    const std::string& table) {
     if (!config.is_null() && !config.is_object())
@@ -96,7 +175,8 @@ BackendConfig parse_backend_config(const json& config, const std::string& config
         for (const auto& [key, value] : config.items()) {
             if (!known_keys().count(key))
                 reader.fail(key, "unknown key (known: socket, image, instance, run_dir, agent_uid, agent_gid, "
-                                 "kernel_uid, kernel_gid, container_name_prefix, nofile_limit)");
+                                 "kernel_uid, kernel_gid, container_name_prefix, nofile_limit, network, "
+                                 "enable_internet, subnet)");
         }
     }
 
@@ -112,6 +192,21 @@ BackendConfig parse_backend_config(const json& config, const std::string& config
     reader.read_integer("kernel_gid", c.kernel_gid, 1, kMaxId);
     reader.read_string("container_name_prefix", c.container_name_prefix);
     reader.read_integer("nofile_limit", c.nofile_limit, 64, 1048576);
+    std::string network;
+    reader.read_string("network", network);
+    bool enable_internet = false;
+    reader.read_bool("enable_internet", enable_internet);
+    reader.read_string("subnet", c.subnet);
+
+    if (network == "internal")
+        c.network = NetworkMode::internal;
+    else if (!network.empty() && network != "none")
+        reader.fail("network", "'" + network + "' is not one of none, internal");
+    // enable_internet brings its own network, whatever `network` says (start.sh --enable-internet
+    // sets only this key).
+    if (enable_internet) c.network = NetworkMode::internet;
+    if (const std::string problem = check_worker_subnet(c.subnet); !problem.empty())
+        reader.fail("subnet", problem);
 
     c.socket = absolute_path(c.socket, config_dir);
     if (c.socket.size() >= 108)

@@ -1,11 +1,20 @@
 #pragma once
 // The [plugins.docker-backend] table of config.toml, parsed and checked.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 namespace ci::docker {
+
+// How a worker is connected (keys `network` and `enable_internet`).
+enum class NetworkMode {
+    none,      // network mode none: loopback only; the gateway uses the ipc socket in the run dir
+    internal,  // an internal bridge (no route out); the agent listens on TCP behind its firewall
+    internet,  // a NAT bridge; the agent's firewall lets new connections go to public addresses only
+};
 
 struct BackendConfig {
     std::string socket = "/var/run/docker.sock";       // Docker Engine API unix socket
@@ -18,7 +27,31 @@ struct BackendConfig {
     std::uint32_t kernel_gid = 1000;
     std::string container_name_prefix = "ci-worker";
     std::uint64_t nofile_limit = 1024;
+    NetworkMode network = NetworkMode::none;
+    // The workers' bridge network in the networked modes: a private IPv4 range outside Docker's
+    // default address pools (172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16); its first address is
+    // the host's end of the bridge, the only address the agents let in.
+    std::string subnet = "10.213.0.0/24";
 };
+
+// "none", "internal" or "internet".
+const char* network_mode_name(NetworkMode mode);
+
+// An IPv4 subnet; addresses are host-order integers.
+struct Ipv4Subnet {
+    std::uint32_t address = 0;
+    int prefix = 32;
+    bool contains(const Ipv4Subnet& other) const;  // other lies entirely inside this one
+    std::string text() const;                       // "a.b.c.d/n"
+};
+// "a.b.c.d" (canonical: no leading zeros) -> host-order address.
+std::optional<std::uint32_t> parse_ipv4_address(std::string_view text);
+std::string format_ipv4_address(std::uint32_t address);
+// "a.b.c.d/n"
+std::optional<Ipv4Subnet> parse_ipv4_subnet(std::string_view text);
+// Empty when `subnet` suits the workers' network (a /16../28 network address inside a private
+// range), else what is wrong with it.
+std::string check_worker_subnet(const std::string& subnet);
 
 // Longest agent socket path accepted (sun_path holds 108 bytes; keep a margin).
 inline constexpr std::size_t kMaxSocketPathBytes = 99;

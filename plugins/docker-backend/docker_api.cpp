@@ -34,6 +34,94 @@ std::string agent_endpoint(const BackendConfig& config, const std::string& worke
     return "ipc://" + worker_dir(config, worker_id) + "/" + kAgentSocketFile;
 }
 
+std::string network_name(const BackendConfig& config) {
+    switch (config.network) {
+        case NetworkMode::none: return {};
+        case NetworkMode::internal: return "ci-" + config.instance;
+        case NetworkMode::internet: return "ci-" + config.instance + "-net";
+    }
+    return {};
+}
+
+std::string network_gateway(const BackendConfig& config) {
+    const auto subnet = parse_ipv4_subnet(config.subnet);
+    return subnet ? format_ipv4_address(subnet->address + 1) : std::string();
+}
+
+std::string tcp_agent_endpoint(const std::string& ip) { return "tcp://" + ip + ":" + std::to_string(kAgentPort); }
+
+std::string container_ip(const BackendConfig& config, const json& container) {
+    const std::string name = network_name(config);
+    if (name.empty() || !container.is_object()) return {};
+    const json* settings = container.contains("NetworkSettings") ? &container["NetworkSettings"] : nullptr;
+    if (!settings || !settings->is_object() || !settings->contains("Networks")) return {};
+    const json& networks = (*settings)["Networks"];
+    if (!networks.is_object() || !networks.contains(name) || !networks[name].is_object()) return {};
+    const std::string ip = networks[name].value("IPAddress", std::string());
+    return parse_ipv4_address(ip) ? ip : std::string();
+}
+
+std::vector<std::string> agent_arguments(const BackendConfig& config) {
+    if (config.network == NetworkMode::none) return {};
+    return {"--listen", "tcp://0.0.0.0:" + std::to_string(kAgentPort), "--allow-from", network_gateway(config),
+            "--egress", config.network == NetworkMode::internet ? "internet" : "none"};
+}
+
+json build_network_create_request(const BackendConfig& config) {
+    return json{
+        {"Name", network_name(config)},
+        {"CheckDuplicate", true},
+        {"Driver", "bridge"},
+        // internal: no route out at all; internet: Docker's NAT, the agents' rules do the rest.
+        {"Internal", config.network == NetworkMode::internal},
+        {"Attachable", false},
+        {"EnableIPv6", false},
+        {"IPAM", {{"Driver", "default"}, {"Config", json::array({{{"Subnet", config.subnet},
+                                                                   {"Gateway", network_gateway(config)}}})}}},
+        // The host drops worker-to-worker traffic on the bridge too (the agents' rules already do).
+        {"Options", {{"com.docker.network.bridge.enable_icc", "false"}}},
+        {"Labels", {{kLabelManaged, "true"}, {kLabelInstance, config.instance}}},
+    };
+}
+
+std::string list_networks_path(const BackendConfig& config) {
+    const json filters = {
+        {"label", json::array({std::string(kLabelManaged) + "=true",
+                               std::string(kLabelInstance) + "=" + config.instance})},
+    };
+    return "/networks?filters=" + url_encode(filters.dump());
+}
+
+std::string network_mismatch(const BackendConfig& config, const json& network) {
+    if (!network.is_object()) return "the inspect answer is not an object";
+    if (network.value("Driver", std::string()) != "bridge")
+        return "driver " + network.value("Driver", std::string()) + " (expected bridge)";
+    const bool internal = config.network == NetworkMode::internal;
+    if (network.value("Internal", !internal) != internal)
+        return internal ? "it is not internal (expected internal)" : "it is internal (expected a routed bridge)";
+    const json& labels = network.contains("Labels") && network["Labels"].is_object() ? network["Labels"] : json::object();
+    if (labels.value(kLabelManaged, std::string()) != "true" ||
+        labels.value(kLabelInstance, std::string()) != config.instance)
+        return "it is not labelled as this instance's";
+    std::string subnet, gateway;
+    if (network.contains("IPAM") && network["IPAM"].is_object() && network["IPAM"].contains("Config") &&
+        network["IPAM"]["Config"].is_array() && network["IPAM"]["Config"].size() == 1 &&
+        network["IPAM"]["Config"][0].is_object()) {
+        subnet = network["IPAM"]["Config"][0].value("Subnet", std::string());
+        gateway = network["IPAM"]["Config"][0].value("Gateway", std::string());
+    }
+    if (subnet != config.subnet || gateway != network_gateway(config))
+        return "subnet " + (subnet.empty() ? std::string("?") : subnet) + " gateway " +
+               (gateway.empty() ? std::string("?") : gateway) + " (expected " + config.subnet + " gateway " +
+               network_gateway(config) + ")";
+    return {};
+}
+
+std::size_t attached_containers(const json& network) {
+    if (!network.is_object() || !network.contains("Containers") || !network["Containers"].is_object()) return 0;
+    return network["Containers"].size();
+}
+
 std::string encode_path_segment(std::string_view text, std::string_view keep) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;
@@ -92,17 +180,24 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
         binds.push_back(spec.workspace_host_path + ":" + kContainerWorkspace + ":rw");
     }
 
+    const bool networked = config.network != NetworkMode::none;
+    // The agent starts as root only to empty the bounding set (SETPCAP) and drop to two
+    // unprivileged users (SETUID, SETGID); networked, it first installs its firewall (NET_ADMIN:
+    // the nf_tables iptables needs no NET_RAW). Then it holds no capability at all.
+    json capabilities = json::array({"SETUID", "SETGID", "SETPCAP"});
+    if (networked) capabilities.push_back("NET_ADMIN");
+
     json host_config = {
         {"NanoCpus", static_cast<std::int64_t>(std::llround(l.cpus * 1e9))},
         {"Memory", memory_bytes},
         {"MemorySwap", memory_bytes},  // equal to Memory: no swap
         {"PidsLimit", static_cast<std::int64_t>(l.pids)},
         {"CapDrop", json::array({"ALL"})},
-        // The agent starts as root only to drop to two unprivileged users.
-        {"CapAdd", json::array({"SETUID", "SETGID"})},
+        {"CapAdd", capabilities},
+        // Docker's default seccomp profile stays on: no seccomp=... option here.
         {"SecurityOpt", json::array({"no-new-privileges:true"})},
         {"Privileged", false},
-        {"NetworkMode", "none"},
+        {"NetworkMode", networked ? network_name(config) : std::string("none")},
         {"IpcMode", "private"},
         {"Init", true},
         {"ReadonlyRootfs", true},
@@ -125,7 +220,13 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
         {kLabelWorkerId, spec.worker_id},
     };
 
-    return json{
+    if (networked) {
+        // The network has no IPv6; no link-local IPv6 either (the agent also drops all IPv6 but lo).
+        host_config["Sysctls"] = {{"net.ipv6.conf.all.disable_ipv6", "1"},
+                                  {"net.ipv6.conf.default.disable_ipv6", "1"}};
+    }
+
+    json request = json{
         {"Image", config.image},
         {"Hostname", "sandbox"},
         {"Labels", labels},
@@ -137,6 +238,11 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
         {"NetworkDisabled", false},
         {"HostConfig", host_config},
     };
+    if (networked) {
+        request["Cmd"] = agent_arguments(config);
+        request["NetworkingConfig"] = {{"EndpointsConfig", {{network_name(config), json::object()}}}};
+    }
+    return request;
 }
 
 std::string create_container_path(const BackendConfig& config, const std::string& worker_id) {
@@ -192,7 +298,13 @@ Result<std::vector<WorkerHandle>> parse_container_list(const BackendConfig& conf
             ++bad;
             continue;
         }
-        handles.push_back(WorkerHandle{id, c["Id"].get<std::string>(), agent_endpoint(config, id)});
+        std::string endpoint = agent_endpoint(config, id);
+        if (config.network != NetworkMode::none) {
+            // A stopped leftover has no address: it is only ever destroyed.
+            const std::string ip = container_ip(config, c);
+            endpoint = ip.empty() ? std::string() : tcp_agent_endpoint(ip);
+        }
+        handles.push_back(WorkerHandle{id, c["Id"].get<std::string>(), std::move(endpoint)});
     }
     if (skipped) *skipped = bad;
     return R::success(std::move(handles));

@@ -23,6 +23,9 @@ inline constexpr const char* kContainerWorkspace = "/home/sandbox";
 inline constexpr const char* kAgentKeyFile = "agent.key";
 inline constexpr const char* kAgentSocketFile = "agent.sock";
 
+// The agent's TCP port in the networked modes.
+inline constexpr int kAgentPort = 5555;
+
 // 12 lowercase hexadecimal characters.
 bool is_valid_worker_id(std::string_view id);
 
@@ -34,6 +37,31 @@ std::string instance_dir(const BackendConfig& config);
 std::string worker_dir(const BackendConfig& config, const std::string& worker_id);
 // "ipc://<run_dir>/<instance>/<worker_id>/agent.sock"
 std::string agent_endpoint(const BackendConfig& config, const std::string& worker_id);
+
+// The workers' Docker network: "" in mode none, "ci-<instance>" (internal), "ci-<instance>-net"
+// (internet).
+std::string network_name(const BackendConfig& config);
+// The host's address on that network (the subnet's first address): the only peer agents let in.
+std::string network_gateway(const BackendConfig& config);
+// "tcp://<ip>:5555"
+std::string tcp_agent_endpoint(const std::string& ip);
+// The container's address on the workers' network, from a container inspect or list entry
+// (NetworkSettings.Networks.<network>.IPAddress); "" when it has none.
+std::string container_ip(const BackendConfig& config, const nlohmann::json& container);
+// The agent's arguments (the container's Cmd after the image's ci-agent entrypoint): empty in mode
+// none (ipc defaults); --listen tcp://0.0.0.0:5555 --allow-from <gateway> --egress none|internet.
+std::vector<std::string> agent_arguments(const BackendConfig& config);
+
+// Body of POST /networks/create for the workers' network (bridge, Internal in mode internal, IPv4
+// only, inter-container traffic disabled, labelled managed + instance).
+nlohmann::json build_network_create_request(const BackendConfig& config);
+// "/networks?filters=<url-encoded {"label":[managed, instance]}>"
+std::string list_networks_path(const BackendConfig& config);
+// Empty when an inspected network (GET /networks/<id>) is what build_network_create_request asks
+// for (driver, Internal, subnet, gateway, labels), else what differs.
+std::string network_mismatch(const BackendConfig& config, const nlohmann::json& network);
+// Containers attached to an inspected network.
+std::size_t attached_containers(const nlohmann::json& network);
 
 // Percent-encodes everything except RFC 3986 unreserved characters.
 std::string url_encode(std::string_view text);

@@ -69,6 +69,140 @@ long long running_oom_kills(const std::string& inspect_body) {
 DockerBackend::DockerBackend(BackendConfig config, Logger log, DockerClientOptions client_options)
     : config_(std::move(config)), log_(std::move(log)), client_(config_.socket, client_options) {}
 
+DockerBackend::~DockerBackend() {
+    if (network_id_.empty()) return;
+    const std::string name = network_name(config_);
+    try {
+        const json network = inspect_network(network_id_);
+        if (network.is_null()) return;
+        if (const std::size_t attached = attached_containers(network); attached > 0) {
+            log(LogLevel::warn, "keeping network " + name + ": " + std::to_string(attached) +
+                                    " container(s) still attached (the next start reuses or replaces it)");
+            return;
+        }
+        remove_network(network_id_, name);
+        log(LogLevel::info, "removed network " + name);
+    } catch (const std::exception& e) {
+        log(LogLevel::warn, "cannot remove network " + name + ": " + e.what());
+    } catch (...) {
+        log(LogLevel::warn, "cannot remove network " + name);
+    }
+}
+
+json DockerBackend::inspect_network(const std::string& id) const {
+    auto inspected = client_.get("/networks/" + url_encode(id));
+    if (!inspected.ok()) throw std::runtime_error(inspected.error());
+    if (inspected.value().status == 404) return json(nullptr);
+    if (inspected.value().status != 200)
+        throw std::runtime_error("inspecting network " + id + ": " + http_failure(inspected.value()));
+    json parsed = json::parse(inspected.value().body, nullptr, false);
+    if (!parsed.is_object()) throw std::runtime_error("inspecting network " + id + ": the answer is not a JSON object");
+    return parsed;
+}
+
+void DockerBackend::remove_network(const std::string& id, const std::string& name) const {
+    auto removed = client_.request("DELETE", "/networks/" + url_encode(id), nullptr, kSlowCallTimeout);
+    if (!removed.ok()) throw std::runtime_error("removing network " + name + ": " + removed.error());
+    if (removed.value().status != 204 && removed.value().status != 404)
+        throw std::runtime_error("removing network " + name + ": " + http_failure(removed.value()));
+}
+
+void DockerBackend::destroy_leftover_workers(const std::string& why) {
+    auto listed = list_workers();
+    if (!listed.ok()) throw std::runtime_error(listed.error());
+    for (const auto& handle : listed.value()) {
+        log(LogLevel::info, "removing leftover worker " + handle.worker_id + ": " + why);
+        if (auto st = destroy_worker(handle.worker_id); !st.ok()) throw std::runtime_error(st.error());
+    }
+}
+
+void DockerBackend::prepare_network() {
+    const std::string wanted = network_name(config_);
+    auto listed = client_.get(list_networks_path(config_));
+    if (!listed.ok()) throw std::runtime_error("docker-backend: listing networks: " + listed.error());
+    if (listed.value().status != 200)
+        throw std::runtime_error("docker-backend: listing networks: " + http_failure(listed.value()));
+    const json networks = json::parse(listed.value().body, nullptr, false);
+    if (!networks.is_array()) throw std::runtime_error("docker-backend: listing networks: the answer is not an array");
+
+    std::string existing_id;
+    for (const auto& n : networks) {
+        if (!n.is_object() || !n.contains("Id") || !n["Id"].is_string()) continue;
+        const std::string id = n["Id"].get<std::string>();
+        const std::string name = n.value("Name", std::string());
+        // The filter asked for these labels; check again so a foreign network is never touched.
+        const json labels = n.contains("Labels") && n["Labels"].is_object() ? n["Labels"] : json::object();
+        if (labels.value(kLabelManaged, std::string()) != "true" ||
+            labels.value(kLabelInstance, std::string()) != config_.instance)
+            continue;
+        if (!wanted.empty() && name == wanted) {
+            existing_id = id;
+            continue;
+        }
+        // Left by a run in another network mode: every container of this instance is a leftover.
+        try {
+            const json inspected = inspect_network(id);
+            if (inspected.is_null()) continue;
+            if (attached_containers(inspected) > 0) destroy_leftover_workers("its network " + name + " goes");
+            remove_network(id, name);
+            log(LogLevel::info, "removed leftover network " + name + " (network mode is now " +
+                                    network_mode_name(config_.network) + ")");
+        } catch (const std::exception& e) {
+            throw std::runtime_error("docker-backend: cannot remove leftover network " + name + ": " + e.what());
+        }
+    }
+    if (wanted.empty()) return;
+
+    if (!existing_id.empty()) {
+        const json inspected = inspect_network(existing_id);
+        if (!inspected.is_null()) {
+            const std::string mismatch = network_mismatch(config_, inspected);
+            if (mismatch.empty()) {
+                network_id_ = existing_id;
+                log(LogLevel::info, "reusing network " + wanted + " (" + config_.subnet + ")");
+            } else {
+                log(LogLevel::warn, "replacing network " + wanted + ": " + mismatch);
+                try {
+                    if (attached_containers(inspected) > 0) destroy_leftover_workers("its network " + wanted + " is replaced");
+                    remove_network(existing_id, wanted);
+                } catch (const std::exception& e) {
+                    throw std::runtime_error("docker-backend: cannot replace network " + wanted + " (" + mismatch +
+                                             "): " + e.what());
+                }
+            }
+        }
+    }
+    if (network_id_.empty()) {
+        const std::string body = build_network_create_request(config_).dump();
+        auto created = client_.request("POST", "/networks/create", &body, kSlowCallTimeout);
+        if (!created.ok()) throw std::runtime_error("docker-backend: creating network " + wanted + ": " + created.error());
+        if (created.value().status == 409)
+            throw std::runtime_error("docker-backend: a network named " + wanted +
+                                     " exists and is not this instance's (no code-interpreter labels): remove it or "
+                                     "choose another instance name");
+        if (created.value().status != 201)
+            throw std::runtime_error("docker-backend: creating network " + wanted + " (subnet " + config_.subnet +
+                                     "): " + http_failure(created.value()) +
+                                     (created.value().status == 403 || created.value().status == 400
+                                          ? " (is the subnet used by another network? set plugins.docker-backend.subnet)"
+                                          : ""));
+        const json answer = json::parse(created.value().body, nullptr, false);
+        if (!answer.is_object() || !answer.contains("Id") || !answer["Id"].is_string())
+            throw std::runtime_error("docker-backend: creating network " + wanted + ": the answer has no Id");
+        network_id_ = answer["Id"].get<std::string>();
+        log(LogLevel::info, "created network " + wanted + " (" + config_.subnet + ", " +
+                                (config_.network == NetworkMode::internal ? "internal" : "with outbound NAT") + ")");
+    }
+    if (config_.network == NetworkMode::internet)
+        log(LogLevel::warn,
+            "WARNING: enable_internet = true: user code can open connections to any public internet address "
+            "(private, link-local and metadata addresses, the gateway host and other workers stay blocked by "
+            "each worker's firewall). Services the host offers on a public address of its own are reachable too.");
+    else
+        log(LogLevel::info, "workers are on the internal network " + wanted + "; the gateway reaches them from " +
+                                network_gateway(config_));
+}
+
 void DockerBackend::log(LogLevel level, const std::string& message) const {
     if (!log_) return;
     try {
@@ -206,7 +340,26 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
         undo(true);
         return fail("starting container " + name, http_failure(started.value()));
     }
-    return R::success(WorkerHandle{id, container_id, agent_endpoint(config_, id)});
+    std::string endpoint = agent_endpoint(config_, id);
+    if (config_.network != NetworkMode::none) {
+        // Docker chose the address when it connected the container at start.
+        auto inspected = client_.get("/containers/" + container_id + "/json");
+        if (!inspected.ok()) {
+            undo(true);
+            return fail("inspecting container " + name, inspected.error());
+        }
+        const std::string ip = inspected.value().status == 200
+                                   ? container_ip(config_, json::parse(inspected.value().body, nullptr, false))
+                                   : std::string();
+        if (ip.empty()) {
+            undo(true);
+            return fail("inspecting container " + name,
+                        inspected.value().status == 200 ? "it has no address on network " + network_name(config_)
+                                                        : http_failure(inspected.value()));
+        }
+        endpoint = tcp_agent_endpoint(ip);
+    }
+    return R::success(WorkerHandle{id, container_id, std::move(endpoint)});
 }
 
 Status DockerBackend::remove_container(const std::string& worker_id) {

@@ -1,7 +1,12 @@
 #pragma once
 // DockerBackend: one worker = one locked-down container running the agent image, plus a host dir
-// (<run_dir>/<instance>/<worker_id>, bound at /run/ci) holding the agent's key and ipc socket.
+// (<run_dir>/<instance>/<worker_id>, bound at /run/ci) holding the agent's key and, in network mode
+// none, its ipc socket. In the networked modes (internal, internet) the containers join this
+// instance's bridge network and the agent listens on tcp://<container ip>:5555 behind the firewall
+// it installs itself (only the bridge's host address may connect).
 #include <functional>
+
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,6 +22,10 @@ using Logger = std::function<void(ci::plugin::LogLevel, const std::string&)>;
 class DockerBackend final : public ci::plugin::IsolationBackend {
 public:
     DockerBackend(BackendConfig config, Logger log, DockerClientOptions client_options = {});
+    // Removes the workers' network (networked modes) when no container is attached to it any more.
+    ~DockerBackend() override;
+    DockerBackend(const DockerBackend&) = delete;
+    DockerBackend& operator=(const DockerBackend&) = delete;
 
     // Start-up checks for the factory; throw std::runtime_error with a clear message:
     // the daemon answers GET /_ping, the image exists, run_dir/instance can be made and chowned.
@@ -24,6 +33,13 @@ public:
     // Removes per-worker dirs under <run_dir>/<instance> that have no container (left by a run that
     // died between making the dir and the container). Returns how many were removed.
     std::size_t remove_orphan_dirs();
+    // For the factory, after check_startup. Networked modes: finds this instance's network and
+    // reuses it when it matches the configuration, else (after removing this instance's leftover
+    // workers, if any are attached) replaces it; creates it when missing. Every mode: removes this
+    // instance's other, unused networks (left by a run in another mode). Throws std::runtime_error.
+    void prepare_network();
+    // The id of the workers' network once prepare_network made or found it; "" in mode none.
+    const std::string& network_id() const { return network_id_; }
 
     ci::plugin::Result<ci::plugin::WorkerHandle> create_worker(const ci::plugin::WorkerSpec& spec) override;
     ci::plugin::Status destroy_worker(const std::string& worker_id) override;
@@ -38,10 +54,17 @@ private:
     // DELETE ?force=true&v=true; 404 counts as success; waits out a removal already in progress.
     ci::plugin::Status remove_container(const std::string& worker_id);
     void log(ci::plugin::LogLevel level, const std::string& message) const;
+    // GET /networks/<id>: the answer's JSON, or null when the network is gone. Throws on failure.
+    nlohmann::json inspect_network(const std::string& id) const;
+    // DELETE /networks/<id>; 404 counts as success. Throws with Docker's message on failure.
+    void remove_network(const std::string& id, const std::string& name) const;
+    // Destroys every worker list_workers() finds (all are leftovers at start-up). Throws.
+    void destroy_leftover_workers(const std::string& why);
 
     BackendConfig config_;
     Logger log_;
     DockerClient client_;
+    std::string network_id_;  // set once by prepare_network, read-only afterwards
 };
 
 }  // namespace ci::docker

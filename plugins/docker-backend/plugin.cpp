@@ -27,6 +27,7 @@ std::unique_ptr<ci::plugin::IsolationBackend> create_docker_backend(const ci::pl
     auto backend = std::make_unique<ci::docker::DockerBackend>(std::move(config), context.log);
     backend->check_startup();
     backend->remove_orphan_dirs();
+    backend->prepare_network();
     return backend;
 }
 

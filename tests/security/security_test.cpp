@@ -69,6 +69,7 @@ private:
 struct Mode {
     const char* name;
     const char* backend_toml;
+    const char* host_on_bridge;  // the host's address on the workers' bridge (a listener target)
 };
 
 void PrintTo(const Mode& mode, std::ostream* os) { *os << mode.name; }
@@ -77,7 +78,7 @@ class SecurityTest : public ::testing::TestWithParam<Mode> {
 protected:
     void SetUp() override {
         if (!gateway_ || mode_ != GetParam().name) {
-            gateway_.reset();
+            stop_gateway();
             mode_ = GetParam().name;
             TestGatewayOptions options{1, 8, 20, "[worker]\nram_mb = 256\ndisk_mb = 64\npids_limit = 64\n"};
             options.backend_toml = GetParam().backend_toml;
@@ -85,11 +86,15 @@ protected:
         }
     }
 
-    static void TearDownTestSuite() {
+    static void TearDownTestSuite() { stop_gateway(); }
+
+    // Stops the gateway of the current mode; it must leave nothing behind.
+    static void stop_gateway() {
         if (!gateway_) return;
         std::string instance = gateway_->instance();
         gateway_.reset();
         EXPECT_EQ(count_containers(instance), 0);
+        EXPECT_EQ(count_networks(instance), 0);
         EXPECT_EQ(volume_leftovers(instance), "");
     }
 
@@ -255,7 +260,9 @@ TEST_P(SecurityTest, GatewayAndHostListenersCannotBeReached) {
     std::string gateway_port = gateway_->url("").substr(gateway_->url("").rfind(':') + 1);
     std::string code = "import socket\n"
                        "targets = [('127.0.0.1', " + std::to_string(listener.port()) + "), ('127.0.0.1', " +
-                       gateway_port + "), ('172.17.0.1', " + std::to_string(listener.port()) + ")]\n" +
+                       gateway_port + "), ('172.17.0.1', " + std::to_string(listener.port()) + "), ('" +
+                       GetParam().host_on_bridge + "', " + std::to_string(listener.port()) + "), ('" +
+                       GetParam().host_on_bridge + "', " + gateway_port + ")]\n" +
                        R"(
 for host, port in targets:
     s = socket.socket(); s.settimeout(2)
@@ -266,8 +273,18 @@ for host, port in targets:
     finally:
         s.close()
 )";
-    EXPECT_EQ(text(kUser, code), "unreachable\nunreachable\nunreachable\n");
+    EXPECT_EQ(text(kUser, code), "unreachable\nunreachable\nunreachable\nunreachable\nunreachable\n");
     EXPECT_EQ(listener.accepted(), 0);
+}
+
+TEST_P(SecurityTest, NoneModeHasNoRouteButLoopback) {
+    if (std::string(GetParam().name) != "none") GTEST_SKIP() << "networked modes have a bridge interface";
+    std::string out = text(kUser, R"(
+interfaces = [line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:]]
+routes = open('/proc/net/route').readlines()[1:]
+print(interfaces, len(routes))
+)");
+    EXPECT_EQ(out, "['lo'] 0\n");
 }
 
 TEST_P(SecurityTest, MountFails) {
@@ -301,9 +318,13 @@ TEST_P(SecurityTest, HugeOutputIsCutWithAMarker) {
     EXPECT_EQ(text(kUser, "print('fine')"), "fine\n");
 }
 
-INSTANTIATE_TEST_SUITE_P(NetworkModes, SecurityTest,
-                         ::testing::Values(Mode{"none", ""}),
-                         [](const ::testing::TestParamInfo<Mode>& info) { return std::string(info.param.name); });
+// One instantiation per mode: each is its own suite, so one gateway serves all of a mode's cases.
+std::string mode_name(const ::testing::TestParamInfo<Mode>& info) { return info.param.name; }
+INSTANTIATE_TEST_SUITE_P(NetworkNone, SecurityTest, ::testing::Values(Mode{"none", "", "10.213.20.1"}), mode_name);
+INSTANTIATE_TEST_SUITE_P(NetworkInternal, SecurityTest,
+                         ::testing::Values(Mode{"internal", "network = \"internal\"\nsubnet = \"10.213.20.0/24\"\n",
+                                                "10.213.20.1"}),
+                         mode_name);
 
 }  // namespace
 }  // namespace ci::test

@@ -51,14 +51,25 @@ std::string TestGateway::url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(gateway_->port()) + path;
 }
 
-int count_containers(const std::string& instance) {
-    std::string command = "docker ps -aq --filter label=code-interpreter.instance=" + instance + " 2>/dev/null";
+namespace {
+
+int count_lines(const std::string& command) {
     std::unique_ptr<FILE, decltype(&pclose)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe) throw std::runtime_error("cannot run docker ps");
+    if (!pipe) throw std::runtime_error("cannot run " + command);
     int lines = 0;
     std::array<char, 256> buf{};
     while (fgets(buf.data(), buf.size(), pipe.get())) ++lines;
     return lines;
+}
+
+}  // namespace
+
+int count_containers(const std::string& instance) {
+    return count_lines("docker ps -aq --filter label=code-interpreter.instance=" + instance + " 2>/dev/null");
+}
+
+int count_networks(const std::string& instance) {
+    return count_lines("docker network ls -q --filter label=code-interpreter.instance=" + instance + " 2>/dev/null");
 }
 
 std::string run_dir_of(const std::string& instance) { return "/run/code-interpreter/" + instance; }

@@ -34,8 +34,9 @@ private:
     std::unique_ptr<Gateway> gateway_;
 };
 
-// Containers labelled with this instance, as `docker ps -aq` lists them.
+// Containers and networks labelled with this instance, as the docker CLI lists them.
 int count_containers(const std::string& instance);
+int count_networks(const std::string& instance);
 std::string run_dir_of(const std::string& instance);
 // Mounts, loop devices and volume images of this instance's default loop-disk directories, one
 // per line; empty when none is left.

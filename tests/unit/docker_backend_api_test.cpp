@@ -97,7 +97,7 @@ TEST(DockerApi, CreateRequestCarriesLimitsCapsLabelsAndMounts) {
     EXPECT_EQ(h["MemorySwap"], h["Memory"]);  // no swap
     EXPECT_EQ(h["PidsLimit"], 128);
     EXPECT_EQ(h["CapDrop"], json::array({"ALL"}));
-    EXPECT_EQ(h["CapAdd"], json::array({"SETUID", "SETGID"}));
+    EXPECT_EQ(h["CapAdd"], json::array({"SETUID", "SETGID", "SETPCAP"}));
     EXPECT_EQ(h["SecurityOpt"], json::array({"no-new-privileges:true"}));
     EXPECT_EQ(h["NetworkMode"], "none");
     EXPECT_EQ(h["Init"], true);

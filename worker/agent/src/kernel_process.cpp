@@ -163,6 +163,20 @@ std::optional<int> reap_children(pid_t kernel) {
     exit_like(*status);
 }
 
+// Resource limits of the supervisor and the kernel (user code), below the container's own:
+// - RLIMIT_CORE 0 (soft and hard): no core files. A core would land in the workspace or be piped
+//   to the host's core_pattern helper, outside the container.
+// - RLIMIT_NOFILE: kept as the container's ulimit (the backend's nofile_limit, soft = hard).
+// - RLIMIT_NPROC: not set. It counts processes per real uid across the whole host (workers share
+//   no user namespace and every kernel is uid sandbox), so one worker's fork bomb would use up
+//   every other worker's allowance. The container's pids cgroup limit is the per-worker guard.
+// - RLIMIT_FSIZE: not set. Every writable place is already bounded (tmpfs sizes, the workspace
+//   volume), and SIGXFSZ would kill the kernel instead of failing the one write.
+void limit_kernel_resources() {
+    const rlimit no_core{0, 0};
+    if (::setrlimit(RLIMIT_CORE, &no_core) != 0) throw errno_error("setrlimit(RLIMIT_CORE)");
+}
+
 // The supervisor: becomes the kernel user for good, prepares the kernel directory and starts
 // the kernel.
 [[noreturn]] void run_supervisor(ChildPlan& plan, UniqueFd report, UniqueFd stop) {
@@ -171,6 +185,7 @@ std::optional<int> reap_children(pid_t kernel) {
         // lacks the flag, and the agent opens no inheritable fd of its own.
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         drop_privileges(plan.uid, plan.gid, {plan.gid});
+        limit_kernel_resources();
         // The agent reaches the sockets through the kernel's group; others get nothing.
         ::umask(007);
         if (::mkdir(plan.kernel_dir.c_str(), 0750) != 0) {

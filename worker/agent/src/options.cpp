@@ -1,7 +1,10 @@
 #include "code_interpreter/agent/options.hpp"
 
+#include "code_interpreter/agent/firewall.hpp"
+
 #include <sys/un.h>
 
+#include <charconv>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -25,12 +28,31 @@ void require_socket_path_fits(std::string_view option, const std::string& socket
 
 }  // namespace
 
+std::optional<TcpListenAddress> parse_tcp_listen(std::string_view endpoint) {
+    constexpr std::string_view scheme = "tcp://";
+    if (!endpoint.starts_with(scheme)) return std::nullopt;
+    endpoint.remove_prefix(scheme.size());
+    const std::size_t colon = endpoint.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    TcpListenAddress address{std::string(endpoint.substr(0, colon)), 0};
+    const std::string_view port = endpoint.substr(colon + 1);
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || port.front() == '0' || ec != std::errc() || end != port.data() + port.size() ||
+        value == 0 || value > 65535 || !is_ipv4_address(address.ip))
+        return std::nullopt;
+    address.port = static_cast<std::uint16_t>(value);
+    return address;
+}
+
 Options parse_options(const std::vector<std::string>& args) {
     Options options;
     const std::pair<std::string_view, std::string*> fields[] = {
         {"run-dir", &options.run_dir},       {"agent-user", &options.agent_user},
         {"kernel-user", &options.kernel_user}, {"kernel-dir", &options.kernel_dir},
         {"workdir", &options.workdir},       {"python", &options.python},
+        {"listen", &options.listen},         {"allow-from", &options.allow_from},
+        {"egress", &options.egress},
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view arg = args[i];
@@ -61,6 +83,22 @@ Options parse_options(const std::vector<std::string>& args) {
     require_socket_path_fits("run-dir", options.run_dir + "/agent.sock");
     // The longest kernel socket is "<kernel-dir>/k-<one digit port>".
     require_socket_path_fits("kernel-dir", options.kernel_dir + "/k-1");
+    if (!options.listen.empty()) {
+        if (!parse_tcp_listen(options.listen))
+            throw std::invalid_argument("--listen must be tcp://<IPv4 address>:<port>, got " +
+                                        options.listen);
+        if (options.allow_from.empty())
+            throw std::invalid_argument(
+                "--listen needs --allow-from: the agent never listens on TCP without its firewall");
+        if (!is_ipv4_address(options.allow_from))
+            throw std::invalid_argument("--allow-from must be an IPv4 address, got " +
+                                        options.allow_from);
+    } else if (!options.allow_from.empty() || options.egress != "none") {
+        throw std::invalid_argument(
+            "--allow-from and --egress go with --listen tcp://...; the ipc socket needs no network");
+    }
+    if (options.egress != "none" && options.egress != "internet")
+        throw std::invalid_argument("--egress must be none or internet, got " + options.egress);
     if (options.agent_user == options.kernel_user)
         throw std::invalid_argument(
             "--agent-user and --kernel-user must differ: user code must not reach the agent");

@@ -10,6 +10,7 @@
 #include <zmq.hpp>
 
 #include "code_interpreter/agent/agent.hpp"
+#include "code_interpreter/agent/firewall.hpp"
 #include "code_interpreter/agent/key_file.hpp"
 #include "code_interpreter/agent/log.hpp"
 #include "code_interpreter/agent/privileges.hpp"
@@ -19,20 +20,23 @@
 namespace ci::agent {
 namespace {
 
-zmq::socket_t bind_gateway(zmq::context_t& context, const std::filesystem::path& socket_path) {
-    // A socket file left by an earlier agent would make the bind fail.
-    if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT)
-        throw errno_error("cannot remove stale socket " + socket_path.string());
+zmq::socket_t bind_gateway(zmq::context_t& context, const std::string& endpoint) {
     zmq::socket_t socket(context, zmq::socket_type::router);
     // Replies sent just before exiting (e.g. "kernel died") still get out.
     socket.set(zmq::sockopt::linger, 2000);
-    const std::string endpoint = "ipc://" + socket_path.string();
     try {
         socket.bind(endpoint);
     } catch (const zmq::error_t& e) {
         throw std::runtime_error("cannot bind " + endpoint + ": " + e.what());
     }
     return socket;
+}
+
+// The ipc endpoint in the bind-mounted run dir, with any socket file an earlier agent left.
+std::string ipc_endpoint(const std::filesystem::path& socket_path) {
+    if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT)
+        throw errno_error("cannot remove stale socket " + socket_path.string());
+    return "ipc://" + socket_path.string();
 }
 
 }  // namespace
@@ -46,6 +50,16 @@ int run_agent(const Options& options) {
     if (agent_user.uid == kernel_user.uid)
         throw std::runtime_error("the agent user and the kernel user have the same uid");
 
+    // Networked mode: the firewall goes in before any user code can run, or the agent stops.
+    const auto tcp = options.listen.empty() ? std::nullopt : parse_tcp_listen(options.listen);
+    if (tcp) {
+        const FirewallPolicy policy{options.allow_from, tcp->port,
+                                    options.egress == "internet" ? Egress::internet : Egress::none};
+        install_firewall(policy);
+        log_line("firewall installed: only " + options.allow_from + " may connect to port " +
+                 std::to_string(tcp->port) + "; egress " + options.egress);
+    }
+
     const ConnectionInfo connection{options.kernel_dir, protocol::random_hex(32)};
     KernelProcess kernel = launch_kernel(
         KernelSpec{options.python, kernel_user, options.workdir, connection});
@@ -54,8 +68,10 @@ int run_agent(const Options& options) {
 
     // The kernel's group opens its ipc sockets (created group-accessible) to the agent.
     drop_privileges(agent_user.uid, agent_user.gid, {agent_user.gid, kernel_user.gid});
+    // The agent holds the gateway key: no core dumps, no ptrace or /proc access by anyone.
+    make_undumpable();
     ::umask(077);  // agent.sock: for the agent user (and the host's root) only
-    log_line("running as " + agent_user.name);
+    log_line("running as " + agent_user.name + " with no capabilities");
 
     const std::filesystem::path run_dir = options.run_dir;
     std::string gateway_key = read_key_file(run_dir / "agent.key");
@@ -63,8 +79,9 @@ int run_agent(const Options& options) {
 
     zmq::context_t context;
     KernelClient client(context, connection);
-    zmq::socket_t gateway = bind_gateway(context, run_dir / "agent.sock");
-    log_line("listening on ipc://" + (run_dir / "agent.sock").string());
+    const std::string endpoint = tcp ? options.listen : ipc_endpoint(run_dir / "agent.sock");
+    zmq::socket_t gateway = bind_gateway(context, endpoint);
+    log_line("listening on " + endpoint);
     Agent agent(std::move(kernel), std::move(client), std::move(gateway), std::move(gateway_key),
                 std::move(signals));
     return agent.run();

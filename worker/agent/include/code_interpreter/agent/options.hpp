@@ -1,5 +1,7 @@
 #pragma once
 // The ci-agent command line.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,15 +15,33 @@ struct Options {
     std::string kernel_dir = "/tmp/ci-kernel";  // created by the kernel: connection file, sockets
     std::string workdir = "/home/sandbox";      // the kernel's HOME and working directory
     std::string python = "/usr/bin/python3";    // interpreter with ipykernel installed
+    // Where the gateway reaches the agent: empty for ipc://<run-dir>/agent.sock (no network), or
+    // tcp://<IPv4>:<port> in the networked modes, which need allow_from and install the firewall.
+    std::string listen;
+    std::string allow_from;      // tcp only: the gateway's address, the only peer let in
+    std::string egress = "none"; // tcp only: "none", or "internet" (public addresses only)
 };
 
 inline constexpr std::string_view kUsage =
     "usage: ci-agent [--run-dir DIR] [--agent-user USER] [--kernel-user USER]\n"
-    "                [--kernel-dir DIR] [--workdir DIR] [--python PATH]\n";
+    "                [--kernel-dir DIR] [--workdir DIR] [--python PATH]\n"
+    "                [--listen tcp://IP:PORT --allow-from GATEWAY_IP [--egress none|internet]]\n"
+    "Without --listen the agent serves ipc://<run-dir>/agent.sock and needs no network. With it,\n"
+    "the agent (still root, with CAP_NET_ADMIN) first installs a firewall that lets only\n"
+    "GATEWAY_IP connect to PORT and allows no outgoing connection (--egress internet: only to\n"
+    "public addresses).\n";
+
+struct TcpListenAddress {
+    std::string ip;  // dotted-quad IPv4, 0.0.0.0 for every interface
+    std::uint16_t port = 0;
+};
+
+// "tcp://A.B.C.D:PORT" (PORT 1..65535), else nullopt.
+std::optional<TcpListenAddress> parse_tcp_listen(std::string_view endpoint);
 
 // Parses the arguments after argv[0] ("--name value" or "--name=value"). Throws
 // std::invalid_argument with a one-line reason on an unknown option, a missing value, a relative
-// path or a path too long for a unix socket.
+// path, a path too long for a unix socket, or network options that do not go together.
 Options parse_options(const std::vector<std::string>& args);
 
 }  // namespace ci::agent

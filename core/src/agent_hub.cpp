@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include <zmq_addon.hpp>
@@ -23,10 +24,19 @@ struct AgentHub::Command {
     Callback callback;
 };
 
+// A worker's DEALER socket and a PAIR socket receiving its monitor events, which tell when the
+// agent's end connects and when it goes away.
 struct AgentHub::Channel {
     std::string worker_id;
     std::string key;
     zmq::socket_t socket;
+    zmq::socket_t monitor;
+    bool connected = false;
+    bool lost = false;
+
+    ~Channel() {
+        if (socket) zmq_socket_monitor(socket.handle(), nullptr, 0);
+    }
 };
 
 AgentHub::AgentHub() {
@@ -68,6 +78,11 @@ void AgentHub::request(const std::string& worker_id, nlohmann::json body, Clock:
     post(Command{Command::Kind::request, worker_id, {}, {}, std::move(body), deadline, std::move(callback)});
 }
 
+void AgentHub::set_on_lost(LostCallback callback) {
+    std::lock_guard lock(mu_);
+    on_lost_ = std::move(callback);
+}
+
 void AgentHub::stop() {
     {
         std::lock_guard lock(mu_);
@@ -88,7 +103,10 @@ void AgentHub::run() {
             if (command.kind == Command::Kind::stop) {
                 std::vector<std::string> ids;
                 for (auto& [id, ch] : channels_) ids.push_back(id);
-                for (auto& id : ids) fail_worker(id, "the gateway is stopping");
+                for (auto& id : ids) {
+                    fail_pending(id, AgentReply::Status::disconnected, "the gateway is stopping");
+                    channels_.erase(id);
+                }
                 {
                     std::lock_guard lock(mu_);
                     stopping_ = true;
@@ -103,11 +121,13 @@ void AgentHub::run() {
             apply(command);
         }
 
+        // Per channel: its socket, then its monitor.
         std::vector<zmq::pollitem_t> items;
         std::vector<Channel*> order;
         items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
         for (auto& [id, ch] : channels_) {
             items.push_back({ch->socket.handle(), 0, ZMQ_POLLIN, 0});
+            items.push_back({ch->monitor.handle(), 0, ZMQ_POLLIN, 0});
             order.push_back(ch.get());
         }
         auto now = Clock::now();
@@ -122,8 +142,13 @@ void AgentHub::run() {
             std::uint64_t count;
             [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
         }
-        for (std::size_t i = 1; i < items.size(); ++i)
-            if (items[i].revents & ZMQ_POLLIN) receive(*order[i - 1]);
+        for (std::size_t i = 0; i < order.size(); ++i) {
+            if (items[1 + 2 * i].revents & ZMQ_POLLIN) receive(*order[i]);
+        }
+        // Callbacks run from here may post commands; those are applied on the next turn.
+        for (std::size_t i = 0; i < order.size(); ++i) {
+            if (items[2 + 2 * i].revents & ZMQ_POLLIN) watch(*order[i]);
+        }
         expire(Clock::now());
     }
 }
@@ -139,17 +164,29 @@ void AgentHub::apply(Command& command) {
             // The agent binds only once its kernel is ready: retry the connect quickly.
             channel->socket.set(zmq::sockopt::reconnect_ivl, 20);
             channel->socket.set(zmq::sockopt::reconnect_ivl_max, 200);
+            std::string monitor_address = "inproc://ci-agent-monitor-" + command.worker_id;
+            if (zmq_socket_monitor(channel->socket.handle(), monitor_address.c_str(),
+                                   ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+                throw zmq::error_t();
+            channel->monitor = zmq::socket_t(context_, zmq::socket_type::pair);
+            channel->monitor.set(zmq::sockopt::linger, 0);
+            channel->monitor.connect(monitor_address);
             channel->socket.connect(command.endpoint_or_reason);
             channels_[command.worker_id] = std::move(channel);
             break;
         }
         case Command::Kind::disconnect:
-            fail_worker(command.worker_id, command.endpoint_or_reason);
+            fail_pending(command.worker_id, AgentReply::Status::disconnected, command.endpoint_or_reason);
+            channels_.erase(command.worker_id);
             break;
         case Command::Kind::request: {
             auto it = channels_.find(command.worker_id);
             if (it == channels_.end()) {
                 command.callback({AgentReply::Status::disconnected, {}, "worker is not connected"});
+                break;
+            }
+            if (it->second->lost) {
+                command.callback({AgentReply::Status::lost, {}, "the connection to the worker's agent was lost"});
                 break;
             }
             std::uint64_t id = next_id_++;
@@ -213,17 +250,41 @@ void AgentHub::expire(Clock::time_point now) {
     }
 }
 
-void AgentHub::fail_worker(const std::string& worker_id, const std::string& why) {
+void AgentHub::watch(Channel& channel) {
+    for (;;) {
+        std::vector<zmq::message_t> parts;
+        if (!zmq::recv_multipart(channel.monitor, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
+        if (parts.empty() || parts[0].size() < sizeof(std::uint16_t)) continue;
+        std::uint16_t event = 0;
+        std::memcpy(&event, parts[0].data(), sizeof event);
+        if (event == ZMQ_EVENT_CONNECTED) {
+            channel.connected = true;
+        } else if (event == ZMQ_EVENT_DISCONNECTED && channel.connected && !channel.lost) {
+            // The agent closed its end: it exited, or its worker is gone. ZeroMQ would reconnect
+            // forever; nobody is there to answer, so say so now rather than at the deadline.
+            channel.lost = true;
+            log_warn("worker " + channel.worker_id + ": connection to the agent lost");
+            fail_pending(channel.worker_id, AgentReply::Status::lost, "the connection to the worker's agent was lost");
+            LostCallback on_lost;
+            {
+                std::lock_guard lock(mu_);
+                on_lost = on_lost_;
+            }
+            if (on_lost) on_lost(channel.worker_id);
+        }
+    }
+}
+
+void AgentHub::fail_pending(const std::string& worker_id, AgentReply::Status status, const std::string& why) {
     for (auto it = pending_.begin(); it != pending_.end();) {
         if (it->second.worker_id == worker_id) {
             auto callback = std::move(it->second.callback);
             it = pending_.erase(it);
-            callback({AgentReply::Status::disconnected, {}, why});
+            callback({status, {}, why});
         } else {
             ++it;
         }
     }
-    channels_.erase(worker_id);
 }
 
 }  // namespace ci

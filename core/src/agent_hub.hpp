@@ -25,6 +25,7 @@ struct AgentReply {
         agent_error,   // the agent answered "ok": false; message holds its error
         timeout,       // no answer before the deadline
         disconnected,  // the worker was disconnected (released, destroyed) before an answer
+        lost,          // the agent's end of the connection went away (agent or worker died)
     };
     Status status = Status::ok;
     nlohmann::json body;
@@ -35,6 +36,7 @@ class AgentHub {
 public:
     using Clock = std::chrono::steady_clock;
     using Callback = std::function<void(AgentReply)>;
+    using LostCallback = std::function<void(const std::string& worker_id)>;
 
     AgentHub();
     ~AgentHub();
@@ -48,6 +50,9 @@ public:
     void request(const std::string& worker_id, nlohmann::json body, Clock::time_point deadline, Callback callback);
     // Answers everything pending with `disconnected` and joins the I/O thread.
     void stop();
+    // Called on the I/O thread when a connected agent's connection goes away, after its pending
+    // requests were answered with `lost`.
+    void set_on_lost(LostCallback callback);
 
 private:
     struct Command;
@@ -62,14 +67,16 @@ private:
     void run();
     void apply(Command& command);
     void receive(Channel& channel);
+    void watch(Channel& channel);
     void expire(Clock::time_point now);
-    void fail_worker(const std::string& worker_id, const std::string& why);
+    void fail_pending(const std::string& worker_id, AgentReply::Status status, const std::string& why);
 
     zmq::context_t context_;
     int wake_fd_ = -1;  // eventfd: commands are waiting
     std::mutex mu_;
     std::vector<Command> commands_;
     bool stopping_ = false;
+    LostCallback on_lost_;
 
     // Owned by the I/O thread only.
     std::unordered_map<std::string, std::unique_ptr<Channel>> channels_;

@@ -112,14 +112,14 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
         return;
     }
 
-    // Timeout or agent error: the worker cannot be trusted any more ("cattle, not pets").
+    // Timeout, agent error or lost agent: the worker cannot be trusted any more ("cattle, not pets").
     std::deque<Pending> queued;
     bool current = false;
     {
         std::lock_guard lock(mu_);
         auto it = sessions_.find(user);
         current = it != sessions_.end() && it->second.id == session_id;
-        if (current) queued = end_session_locked(user, reply.status == AgentReply::Status::timeout ? "execution timed out" : "agent failed: " + reply.message);
+        if (current) queued = end_session_locked(user, reply.status == AgentReply::Status::timeout ? "execution timed out" : reply.message);
     }
     for (auto& p : queued)
         p.done(ApiError{ErrorReason::session_released,
@@ -130,11 +130,12 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
 // Asks the backend what became of the worker, so the caller learns timeout, OOM or a lost worker.
 void SessionManager::answer_failure(const WorkerPtr& worker, Done done, const AgentReply& reply) {
     bool timed_out = reply.status == AgentReply::Status::timeout;
+    bool lost = reply.status == AgentReply::Status::lost;
     std::string agent_message = reply.message;
     auto timeout_ms = config_.timeout.count();
-    tasks_.post([this, worker, done = std::move(done), timed_out, agent_message, timeout_ms] {
+    tasks_.post([this, worker, done = std::move(done), timed_out, lost, agent_message, timeout_ms] {
         auto status = pool_.inspect(worker);
-        pool_.retire(worker, timed_out ? "execution timed out" : "agent failed");
+        pool_.retire(worker, timed_out ? "execution timed out" : agent_message);
         std::string recycled = "; the worker was destroyed and the next call starts a fresh session";
         if (status.ok() && status.value().state == plugin::WorkerState::oom_killed) {
             done(ApiError{ErrorReason::oom_killed, "the worker ran out of memory (killed at its memory limit)" + recycled});
@@ -142,6 +143,8 @@ void SessionManager::answer_failure(const WorkerPtr& worker, Done done, const Ag
             done(ApiError{ErrorReason::worker_lost, "the worker stopped unexpectedly (" + status.value().detail + ")" + recycled});
         } else if (!status.ok()) {
             done(ApiError{ErrorReason::worker_lost, "the worker cannot be reached: " + status.error() + recycled});
+        } else if (lost) {
+            done(ApiError{ErrorReason::worker_lost, agent_message + recycled});
         } else if (timed_out) {
             done(ApiError{ErrorReason::timeout, "execution exceeded the time limit of " + std::to_string(timeout_ms) + " ms" + recycled});
         } else {

@@ -30,7 +30,23 @@ std::chrono::milliseconds backoff(int failures) {
 
 WorkerPool::WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugin::IsolationBackend& backend,
                        plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks)
-    : pool_(pool), worker_(worker), backend_(backend), storage_(storage), hub_(hub), tasks_(tasks) {}
+    : pool_(pool), worker_(worker), backend_(backend), storage_(storage), hub_(hub), tasks_(tasks) {
+    hub_.set_on_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
+}
+
+// An idle worker whose agent went away is replaced at once; a leased one is its session's to
+// notice (its next request fails fast with `lost`).
+void WorkerPool::on_worker_lost(const std::string& worker_id) {
+    WorkerPtr lost;
+    {
+        std::lock_guard lock(mu_);
+        auto it = std::find_if(idle_.begin(), idle_.end(), [&](const WorkerPtr& w) { return w->id == worker_id; });
+        if (it == idle_.end()) return;
+        lost = *it;
+        idle_.erase(it);
+    }
+    destroy(lost, "its agent went away while idle");
+}
 
 void WorkerPool::start() {
     auto leftovers = guarded("list_workers", [&] { return backend_.list_workers(); });

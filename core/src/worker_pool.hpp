@@ -68,6 +68,7 @@ private:
     void on_create_failed(const std::string& why);
     void destroy(WorkerPtr worker, const std::string& why);  // counted in destroying_
     void expire_waiter(std::uint64_t id);
+    void on_worker_lost(const std::string& worker_id);
 
     PoolConfig pool_;
     WorkerConfig worker_;

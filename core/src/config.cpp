@@ -147,6 +147,8 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     pool.read_ms("worker_start_timeout", c.pool.worker_start_timeout);
     pool.read_ms("acquire_timeout", c.pool.acquire_timeout);
     pool.read("create_concurrency", c.pool.create_concurrency);
+    pool.read_ms("session_idle_timeout", c.pool.session_idle_timeout);
+    pool.read_ms("session_max_lifetime", c.pool.session_max_lifetime);
     pool.reject_unknown();
 
     Section worker(subtable(root, "worker"), "worker");

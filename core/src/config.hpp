@@ -27,6 +27,9 @@ struct PoolConfig {
     // How long a new session may wait for a worker when none is idle.
     std::chrono::milliseconds acquire_timeout{30'000};
     int create_concurrency = 2;  // worker creations in flight at once
+    // A session unused this long, or this old, is ended and its worker destroyed; 0: never.
+    std::chrono::milliseconds session_idle_timeout{3'600'000};
+    std::chrono::milliseconds session_max_lifetime{0};
 };
 
 struct WorkerConfig {

@@ -10,12 +10,13 @@ Gateway::Gateway(GatewayConfig config, LoadedPlugins plugins)
       // Blocking backend calls: the creations allowed at once, plus room for destroys and inspects.
       tasks_(config_.pool.create_concurrency + 2),
       pool_(config_.pool, config_.worker, *plugins_.isolation, plugins_.storage.get(), hub_, tasks_),
-      sessions_(config_.execution, pool_, hub_, tasks_) {}
+      sessions_(config_.execution, config_.pool, pool_, hub_, tasks_) {}
 
 Gateway::~Gateway() { stop(); }
 
 void Gateway::start() {
     pool_.start();
+    sessions_.start();
 
     Pistache::Address address(config_.server.host, Pistache::Port(config_.server.port));
     endpoint_ = std::make_unique<Pistache::Http::Endpoint>(address);

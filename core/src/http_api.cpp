@@ -195,7 +195,12 @@ void HttpApi::execute(const Request& request, ResponseWriter writer) {
         if (auto* error = std::get_if<ApiError>(&outcome)) {
             send_error(*shared_writer, *error);
         } else {
-            send_json(*shared_writer, 200, dump(seed_response(std::get<protocol::ExecutionResult>(outcome))));
+            const auto& answer = std::get<ExecutionAnswer>(outcome);
+            nlohmann::json body = seed_response(answer.result);
+            body["new_session"] = answer.new_session;
+            body["previous_session"] =
+                answer.previous_session.empty() ? nlohmann::json(nullptr) : nlohmann::json(answer.previous_session);
+            send_json(*shared_writer, 200, dump(body));
         }
     });
 }

@@ -11,8 +11,52 @@ void fail_all(std::deque<std::function<void(ExecutionOutcome)>>& dones, const Ap
 
 }  // namespace
 
-SessionManager::SessionManager(const ExecutionConfig& config, WorkerPool& pool, AgentHub& hub, TaskRunner& tasks)
-    : config_(config), pool_(pool), hub_(hub), tasks_(tasks) {}
+namespace {
+constexpr auto kReapInterval = std::chrono::milliseconds(500);
+constexpr auto kExpiryMemory = std::chrono::hours(24);
+}  // namespace
+
+SessionManager::SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool,
+                               AgentHub& hub, TaskRunner& tasks)
+    : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks) {}
+
+void SessionManager::start() {
+    if (limits_.session_idle_timeout.count() > 0 || limits_.session_max_lifetime.count() > 0)
+        tasks_.post_after(kReapInterval, [this] { reap(); });
+}
+
+// Ends idle sessions past their idle timeout or lifetime (a running session is left to finish:
+// it is ended at the first pass after it goes idle).
+void SessionManager::reap() {
+    std::vector<WorkerPtr> to_retire;
+    {
+        std::lock_guard lock(mu_);
+        if (shutting_down_) return;
+        auto now = Clock::now();
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            const Session& session = it->second;
+            std::string reason;
+            bool idle = !session.running && session.queue.empty() && session.worker;
+            if (idle && limits_.session_max_lifetime.count() > 0 && now - session.created >= limits_.session_max_lifetime)
+                reason = "expired_lifetime";
+            else if (idle && limits_.session_idle_timeout.count() > 0 &&
+                     now - session.last_used >= limits_.session_idle_timeout)
+                reason = "expired_idle";
+            if (reason.empty()) {
+                ++it;
+                continue;
+            }
+            log_info("session " + std::to_string(session.id) + " ended: " + reason);
+            to_retire.push_back(session.worker);
+            expired_[it->first] = Expiry{reason, now};
+            it = sessions_.erase(it);
+        }
+        for (auto it = expired_.begin(); it != expired_.end();)
+            it = now - it->second.at > kExpiryMemory ? expired_.erase(it) : std::next(it);
+    }
+    for (auto& worker : to_retire) pool_.retire(worker, "session expired");
+    tasks_.post_after(kReapInterval, [this] { reap(); });
+}
 
 void SessionManager::execute(const std::string& user, std::string code, Done done) {
     std::uint64_t new_session = 0;
@@ -25,18 +69,24 @@ void SessionManager::execute(const std::string& user, std::string code, Done don
         }
         auto [it, inserted] = sessions_.try_emplace(user);
         Session& session = it->second;
+        Pending pending{std::move(code), std::move(done), inserted, {}};
         if (inserted) {
             session.id = next_session_id_++;
+            session.created = session.last_used = Clock::now();
             new_session = session.id;
+            if (auto expired = expired_.find(user); expired != expired_.end()) {
+                pending.previous_session = expired->second.reason;
+                expired_.erase(expired);
+            }
         }
         std::size_t waiting = session.queue.size() + (session.running ? 1 : 0);
         if (waiting > config_.max_queued_per_session) {
             lock.unlock();
-            done(ApiError{ErrorReason::queue_full, "too many requests waiting for this session (limit " +
-                                                       std::to_string(config_.max_queued_per_session) + ")"});
+            pending.done(ApiError{ErrorReason::queue_full, "too many requests waiting for this session (limit " +
+                                                               std::to_string(config_.max_queued_per_session) + ")"});
             return;
         }
-        session.queue.push_back(Pending{std::move(code), std::move(done)});
+        session.queue.push_back(std::move(pending));
         if (!inserted) start_next(user, session);
     }
     if (new_session != 0) {
@@ -76,21 +126,25 @@ void SessionManager::start_next(const std::string& user, Session& session) {
     Pending next = std::move(session.queue.front());
     session.queue.pop_front();
     session.running = true;
+    session.last_used = Clock::now();
     nlohmann::json request = {{"op", "execute"}, {"code", std::move(next.code)},
                               {"max_output_bytes", config_.max_output_bytes}};
+    next.code.clear();
     auto deadline = AgentHub::Clock::now() + config_.timeout;
     hub_.request(session.worker->id, std::move(request), deadline,
-                 [this, user, id = session.id, worker = session.worker, done = std::move(next.done)](AgentReply reply) mutable {
-                     on_reply(user, id, std::move(worker), std::move(done), std::move(reply));
+                 [this, user, id = session.id, worker = session.worker, next = std::move(next)](AgentReply reply) mutable {
+                     on_reply(user, id, std::move(worker), std::move(next), std::move(reply));
                  });
 }
 
-void SessionManager::on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done,
+void SessionManager::on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Pending request,
                               AgentReply reply) {
+    Done done = std::move(request.done);
     if (reply.status == AgentReply::Status::ok) {
         ExecutionOutcome outcome;
         try {
-            outcome = reply.body.at("result").get<protocol::ExecutionResult>();
+            outcome = ExecutionAnswer{reply.body.at("result").get<protocol::ExecutionResult>(), request.new_session,
+                                      request.previous_session};
         } catch (const std::exception& e) {
             outcome = ApiError{ErrorReason::internal, std::string("malformed result from the agent: ") + e.what()};
         }
@@ -99,6 +153,7 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
             auto it = sessions_.find(user);
             if (it != sessions_.end() && it->second.id == session_id) {
                 it->second.running = false;
+                it->second.last_used = Clock::now();
                 start_next(user, it->second);
             }
         }

@@ -17,7 +17,15 @@
 
 namespace ci {
 
-using ExecutionOutcome = std::variant<protocol::ExecutionResult, ApiError>;
+// A finished execution and what the caller should know about its session.
+struct ExecutionAnswer {
+    protocol::ExecutionResult result;
+    bool new_session = false;      // this execution started a fresh session (no earlier state)
+    std::string previous_session;  // for a new session: how the user's previous one ended, if the
+                                   // gateway ended it ("expired_idle", "expired_lifetime"); else empty
+};
+
+using ExecutionOutcome = std::variant<ExecutionAnswer, ApiError>;
 
 struct SessionStats {
     int sessions = 0;
@@ -29,7 +37,11 @@ class SessionManager {
 public:
     using Done = std::function<void(ExecutionOutcome)>;
 
-    SessionManager(const ExecutionConfig& config, WorkerPool& pool, AgentHub& hub, TaskRunner& tasks);
+    SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool, AgentHub& hub,
+                   TaskRunner& tasks);
+
+    // Starts the reaper that ends sessions past their idle timeout or lifetime.
+    void start();
 
     // Runs code in user's session (made on first use); done is called exactly once, from any thread.
     void execute(const std::string& user, std::string code, Done done);
@@ -40,27 +52,39 @@ public:
     void shutdown();
 
 private:
+    using Clock = std::chrono::steady_clock;
     struct Pending {
         std::string code;
         Done done;
+        bool new_session = false;
+        std::string previous_session;
     };
     struct Session {
         std::uint64_t id = 0;
         WorkerPtr worker;  // null while waiting for the pool
         bool running = false;
         std::deque<Pending> queue;
+        Clock::time_point created;
+        Clock::time_point last_used;
+    };
+    struct Expiry {
+        std::string reason;  // "expired_idle" | "expired_lifetime"
+        Clock::time_point at;
     };
 
     void on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker, std::optional<ApiError> error);
     // Starts the next queued execution if the session is idle. Called with mu_ held.
     void start_next(const std::string& user, Session& session);
-    void on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done, AgentReply reply);
+    void on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Pending request,
+                  AgentReply reply);
+    void reap();
     // Removes the session (its worker is the caller's to retire). Called with mu_ held; returns the
     // queued requests, to be failed once the lock is released.
     std::deque<Pending> end_session_locked(const std::string& user, const std::string& why);
     void answer_failure(const WorkerPtr& worker, Done done, const AgentReply& reply);
 
     ExecutionConfig config_;
+    PoolConfig limits_;
     WorkerPool& pool_;
     AgentHub& hub_;
     TaskRunner& tasks_;
@@ -68,6 +92,9 @@ private:
     mutable std::mutex mu_;
     std::unordered_map<std::string, Session> sessions_;
     std::uint64_t next_session_id_ = 1;
+    // Users whose session the reaper ended, so their next call can be told; entries are dropped
+    // after a day.
+    std::unordered_map<std::string, Expiry> expired_;
     bool shutting_down_ = false;
 };
 

@@ -24,7 +24,7 @@ using Clock = std::chrono::steady_clock;
 class FaultTest : public ::testing::Test {
 protected:
     // A long execution timeout: a fault answered before it was detected, not timed out.
-    static void SetUpTestSuite() { gateway_ = std::make_unique<TestGateway>("fault", TestGatewayOptions{2, 6, 60, ""}); }
+    static void SetUpTestSuite() { gateway_ = std::make_unique<TestGateway>("fault", TestGatewayOptions{.min_idle = 2, .max_total = 6, .timeout_s = 60}); }
     static void TearDownTestSuite() {
         std::string instance = gateway_->instance();
         gateway_.reset();

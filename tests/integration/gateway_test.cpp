@@ -24,7 +24,7 @@ const char* const kUserB = "22222222-2222-4222-8222-222222222222";
 
 class GatewayTest : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { gateway_ = std::make_unique<TestGateway>("api", TestGatewayOptions{2, 6, 10, ""}); }
+    static void SetUpTestSuite() { gateway_ = std::make_unique<TestGateway>("api", TestGatewayOptions{.min_idle = 2, .max_total = 6, .timeout_s = 10}); }
 
     static void TearDownTestSuite() {
         std::string instance = gateway_->instance();
@@ -193,7 +193,7 @@ TEST_F(GatewayTest, TimeoutRecyclesTheWorkerAndTheNextCallGetsAFreshSession) {
 TEST(PoolLimit, NoWorkerLeftGives503WithRetryAfter) {
     std::string instance;
     {
-        TestGateway gateway("exhaust", TestGatewayOptions{0, 1, 30, ""});
+        TestGateway gateway("exhaust", TestGatewayOptions{.min_idle = 0, .max_total = 1, .timeout_s = 30});
         instance = gateway.instance();
         auto first = http_request("POST", gateway.url("/execute"),
                                   json{{"user_uuid", kUserA}, {"code", "print(1)"}}.dump(), kUserToken);

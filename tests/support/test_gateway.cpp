@@ -21,7 +21,7 @@ TestGateway::TestGateway(const std::string& name, TestGatewayOptions options)
                        "[server]\nport = 0\n"
                        "[pool]\nmin_idle_workers = " + std::to_string(options.min_idle) +
                        "\nmax_total_workers = " + std::to_string(options.max_total) +
-                       "\nacquire_timeout = 60\n"
+                       "\nacquire_timeout = 60\n" + options.pool_toml + "\n"
                        "[execution]\ntimeout = " + std::to_string(options.timeout_s) + "\n" +
                        options.extra_toml +
                        "\n[plugins.auth-token]\npath = \"" CI_BUILD_DIR "/plugins/libci_auth_token.so\"\n"

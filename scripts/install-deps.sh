@@ -10,6 +10,8 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev
   libcurl4-openssl-dev libzmq3-dev cppzmq-dev libssl-dev
   libgtest-dev libgmock-dev
+  # fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer
+  clang-14 libclang-rt-14-dev llvm-14
   # run: the Docker engine, and what the worker image build needs
   docker.io debootstrap curl ca-certificates iptables e2fsprogs util-linux
 )

@@ -228,7 +228,8 @@ void AgentHub::receive(Channel& channel) {
         if (it == pending_.end() || it->second.worker_id != channel.worker_id) continue;  // late reply
         auto callback = std::move(it->second.callback);
         pending_.erase(it);
-        if (body.value("ok", false)) {
+        auto ok = body.find("ok");
+        if (ok != body.end() && ok->is_boolean() && ok->get<bool>()) {
             callback({AgentReply::Status::ok, std::move(body), {}});
         } else {
             std::string error = body.contains("error") && body["error"].is_string() ? body["error"].get<std::string>()

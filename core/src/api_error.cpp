@@ -49,8 +49,9 @@ const char* reason_code(ErrorReason reason) {
 }
 
 std::string error_body(const ApiError& error) {
-    return nlohmann::json{{"detail", error.message}, {"reason", reason_code(error.reason)}}.dump(
-        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    nlohmann::json body{{"detail", error.message}, {"reason", reason_code(error.reason)}};
+    if (error.session_kept) body["session_kept"] = *error.session_kept;
+    return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace ci

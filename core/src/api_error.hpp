@@ -1,6 +1,7 @@
 #pragma once
 // Every failure an API caller can see: a machine-readable reason, a sentence, and (chosen here,
 // in one place) the HTTP status.
+#include <optional>
 #include <string>
 
 namespace ci {
@@ -27,11 +28,13 @@ enum class ErrorReason {
 struct ApiError {
     ErrorReason reason = ErrorReason::internal;
     std::string message;
+    // For a failed execution: whether the session (its kernel and variables) survived.
+    std::optional<bool> session_kept;
 };
 
 int http_status(ErrorReason reason);
 const char* reason_code(ErrorReason reason);
-// The JSON error body: {"detail": message, "reason": code}.
+// The JSON error body: {"detail": message, "reason": code} (and "session_kept" when known).
 std::string error_body(const ApiError& error);
 
 }  // namespace ci

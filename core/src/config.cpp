@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -69,7 +70,10 @@ public:
     void read_ms(const char* key, std::chrono::milliseconds& out) {
         double seconds = static_cast<double>(out.count()) / 1000.0;
         read(key, seconds);
+        if (!std::isfinite(seconds)) fail(name_ + "." + key, "must be a finite number of seconds");
         if (seconds < 0) fail(name_ + "." + key, "must not be negative");
+        // A year is far beyond any sensible limit and far from overflowing the milliseconds.
+        if (seconds > 365.0 * 24 * 3600) fail(name_ + "." + key, "is too large (at most a year)");
         out = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
     }
 
@@ -161,6 +165,13 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
 
     Section execution(subtable(root, "execution"), "execution");
     execution.read_ms("timeout", c.execution.timeout);
+    std::string on_timeout = "recycle";
+    execution.read("on_timeout", on_timeout);
+    if (on_timeout == "interrupt")
+        c.execution.on_timeout = TimeoutPolicy::interrupt;
+    else if (on_timeout != "recycle")
+        fail("execution.on_timeout", "must be \"recycle\" or \"interrupt\"");
+    execution.read_ms("interrupt_grace", c.execution.interrupt_grace);
     execution.read("max_output_bytes", c.execution.max_output_bytes);
     execution.read("max_queued_per_session", c.execution.max_queued_per_session);
     execution.reject_unknown();

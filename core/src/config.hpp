@@ -40,8 +40,14 @@ struct WorkerConfig {
     std::uint64_t tmp_mb = 64;
 };
 
+enum class TimeoutPolicy { recycle, interrupt };
+
 struct ExecutionConfig {
     std::chrono::milliseconds timeout{120'000};
+    // recycle: destroy the worker at the timeout. interrupt: interrupt the kernel and keep the
+    // session if it comes back within interrupt_grace; recycle otherwise.
+    TimeoutPolicy on_timeout = TimeoutPolicy::recycle;
+    std::chrono::milliseconds interrupt_grace{5'000};
     std::uint64_t max_output_bytes = 4 << 20;
     std::size_t max_queued_per_session = 16;
 };

@@ -167,14 +167,57 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
         return;
     }
 
-    // Timeout, agent error or lost agent: the worker cannot be trusted any more ("cattle, not pets").
+    if (reply.status == AgentReply::Status::timeout && config_.on_timeout == TimeoutPolicy::interrupt) {
+        interrupt(user, session_id, std::move(worker), std::move(done));
+        return;
+    }
+    recycle(user, session_id, std::move(worker), std::move(done), std::move(reply));
+}
+
+// The session stays `running` while its kernel is interrupted, so its queued requests keep waiting.
+void SessionManager::interrupt(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done) {
+    auto deadline = AgentHub::Clock::now() + config_.interrupt_grace;
+    // The interrupt's own answer says nothing the probe below does not.
+    hub_.request(worker->id, {{"op", "interrupt"}}, deadline, [](AgentReply) {});
+    // An empty execution queued behind the interrupted one is answered once the kernel is back.
+    nlohmann::json probe = {{"op", "execute"}, {"code", ""}, {"max_output_bytes", 0}};
+    hub_.request(worker->id, std::move(probe), deadline,
+                 [this, user, session_id, worker, done = std::move(done)](AgentReply reply) mutable {
+                     std::string limit = "execution exceeded the time limit of " +
+                                         std::to_string(config_.timeout.count()) + " ms";
+                     if (reply.status == AgentReply::Status::ok) {
+                         {
+                             std::lock_guard lock(mu_);
+                             auto it = sessions_.find(user);
+                             if (it != sessions_.end() && it->second.id == session_id) {
+                                 it->second.running = false;
+                                 it->second.last_used = Clock::now();
+                                 start_next(user, it->second);
+                             }
+                         }
+                         done(ApiError{ErrorReason::timeout, limit + "; it was interrupted and the session's state was kept",
+                                       true});
+                         return;
+                     }
+                     if (reply.status == AgentReply::Status::disconnected) {
+                         done(ApiError{ErrorReason::session_released, "the session ended while this execution ran: " + reply.message});
+                         return;
+                     }
+                     log_info("worker " + worker->id + ": the kernel did not come back from an interrupt");
+                     recycle(user, session_id, std::move(worker), std::move(done),
+                             AgentReply{AgentReply::Status::timeout, {}, "the kernel did not come back from an interrupt"});
+                 });
+}
+
+// Timeout, agent error or lost agent: the worker cannot be trusted any more ("cattle, not pets").
+void SessionManager::recycle(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done,
+                             AgentReply reply) {
     std::deque<Pending> queued;
-    bool current = false;
     {
         std::lock_guard lock(mu_);
         auto it = sessions_.find(user);
-        current = it != sessions_.end() && it->second.id == session_id;
-        if (current) queued = end_session_locked(user, reply.status == AgentReply::Status::timeout ? "execution timed out" : reply.message);
+        if (it != sessions_.end() && it->second.id == session_id)
+            queued = end_session_locked(user, reply.status == AgentReply::Status::timeout ? "execution timed out" : reply.message);
     }
     for (auto& p : queued)
         p.done(ApiError{ErrorReason::session_released,
@@ -192,19 +235,22 @@ void SessionManager::answer_failure(const WorkerPtr& worker, Done done, const Ag
         auto status = pool_.inspect(worker);
         pool_.retire(worker, timed_out ? "execution timed out" : agent_message);
         std::string recycled = "; the worker was destroyed and the next call starts a fresh session";
+        ApiError error;
         if (status.ok() && status.value().state == plugin::WorkerState::oom_killed) {
-            done(ApiError{ErrorReason::oom_killed, "the worker ran out of memory (killed at its memory limit)" + recycled});
+            error = {ErrorReason::oom_killed, "the worker ran out of memory (killed at its memory limit)" + recycled};
         } else if (status.ok() && status.value().state != plugin::WorkerState::running) {
-            done(ApiError{ErrorReason::worker_lost, "the worker stopped unexpectedly (" + status.value().detail + ")" + recycled});
+            error = {ErrorReason::worker_lost, "the worker stopped unexpectedly (" + status.value().detail + ")" + recycled};
         } else if (!status.ok()) {
-            done(ApiError{ErrorReason::worker_lost, "the worker cannot be reached: " + status.error() + recycled});
+            error = {ErrorReason::worker_lost, "the worker cannot be reached: " + status.error() + recycled};
         } else if (lost) {
-            done(ApiError{ErrorReason::worker_lost, agent_message + recycled});
+            error = {ErrorReason::worker_lost, agent_message + recycled};
         } else if (timed_out) {
-            done(ApiError{ErrorReason::timeout, "execution exceeded the time limit of " + std::to_string(timeout_ms) + " ms" + recycled});
+            error = {ErrorReason::timeout, "execution exceeded the time limit of " + std::to_string(timeout_ms) + " ms" + recycled};
         } else {
-            done(ApiError{ErrorReason::kernel_died, "the kernel failed: " + agent_message + recycled});
+            error = {ErrorReason::kernel_died, "the kernel failed: " + agent_message + recycled};
         }
+        error.session_kept = false;
+        done(std::move(error));
     });
 }
 

@@ -23,6 +23,7 @@ TestGateway::TestGateway(const std::string& name, TestGatewayOptions options)
                        "\nmax_total_workers = " + std::to_string(options.max_total) +
                        "\nacquire_timeout = 60\n" + options.pool_toml + "\n"
                        "[execution]\ntimeout = " + std::to_string(options.timeout_s) + "\n" +
+                       options.execution_toml + "\n" +
                        options.extra_toml +
                        "\n[plugins.auth-token]\npath = \"" CI_BUILD_DIR "/plugins/libci_auth_token.so\"\n"
                        "token = \"" + kUserToken + "\"\nadmin_token = \"" + kAdminToken + "\"\n"

@@ -16,7 +16,8 @@ struct TestGatewayOptions {
     int max_total = 4;
     double timeout_s = 5;
     std::string extra_toml;    // gateway settings, before the plugin tables
-    std::string pool_toml;     // more keys of [pool]
+    std::string pool_toml;       // more keys of [pool]
+    std::string execution_toml;  // more keys of [execution]
     std::string backend_toml;  // more keys of [plugins.docker-backend]
     std::string plugins_toml;  // more plugin tables
     bool loop_disk = true;     // workspaces on loop-disk volumes (else the backend's tmpfs)

@@ -94,6 +94,9 @@ TEST(Config, ErrorsNameTheKey) {
               "pool.min_idle_workers: must not exceed pool.max_total_workers (4)");
     EXPECT_EQ(error_of("log_level = \"loud\"\n"), "log_level: must be debug, info, warn or error");
     EXPECT_NE(error_of("[pool\n").find("config.toml: line 1"), std::string::npos);
+    EXPECT_EQ(error_of("[server]\nheader_timeout = nan\n"), "server.header_timeout: must be a finite number of seconds");
+    EXPECT_EQ(error_of("[pool]\nacquire_timeout = 1e300\n"), "pool.acquire_timeout: is too large (at most a year)");
+    EXPECT_EQ(error_of("[execution]\non_timeout = \"retry\"\n"), "execution.on_timeout: must be \"recycle\" or \"interrupt\"");
 }
 
 TEST(Config, CommandLineOverridesPoolAndWorkerSettings) {

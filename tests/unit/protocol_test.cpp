@@ -77,5 +77,13 @@ TEST(AgentProtocol, ExecutionResultRoundTrips) {
     EXPECT_EQ(back.outputs[2].traceback.size(), 2u);
 }
 
+TEST(AgentProtocol, AnExecutionCountThatIsNotASmallIntegerIsIgnored) {
+    for (const char* count : {"1e300", "-1e10", "2.5", "\"7\"", "99999999999"}) {
+        auto j = nlohmann::json::parse(std::string(R"({"status":"ok","outputs":[],"execution_count":)") + count + "}");
+        EXPECT_EQ(j.get<ExecutionResult>().execution_count, 0) << count;
+    }
+    EXPECT_EQ(nlohmann::json::parse(R"({"status":"ok","outputs":[],"execution_count":12})").get<ExecutionResult>().execution_count, 12);
+}
+
 }  // namespace
 }  // namespace ci::protocol

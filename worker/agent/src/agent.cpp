@@ -164,6 +164,13 @@ void Agent::handle_request(std::string routing_id, const json& body) {
         reply(routing_id, {{"id", id}, {"ok", true}, {"ready", true}});
         return;
     }
+    if (name == "interrupt") {
+        // ipykernel answers interrupt_request on its control thread by sending SIGINT to its
+        // process group, so the running execution ends with KeyboardInterrupt.
+        client_.send_control("interrupt_request", json::object());
+        reply(routing_id, {{"id", id}, {"ok", true}, {"interrupted", running_.has_value()}});
+        return;
+    }
     if (name != "execute") {
         reply(routing_id, error_reply(id, "unknown op \"" + name + "\""));
         return;

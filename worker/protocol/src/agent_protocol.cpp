@@ -2,7 +2,23 @@
 
 #include "code_interpreter/protocol/crypto.hpp"
 
+#include <cstdint>
+#include <limits>
+
 namespace ci::protocol {
+namespace {
+
+// An int field, or fallback when absent or not an integer that fits (a float would be undefined
+// behaviour to convert).
+int int_field(const nlohmann::json& j, const char* key, int fallback) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number_integer()) return fallback;
+    auto v = it->get<std::int64_t>();
+    if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) return fallback;
+    return static_cast<int>(v);
+}
+
+}  // namespace
 
 void to_json(nlohmann::json& j, const OutputItem& item) {
     j = nlohmann::json{{"type", item.type}};
@@ -27,7 +43,7 @@ void from_json(const nlohmann::json& j, OutputItem& item) {
     item.text = j.value("text", "");
     item.data = j.value("data", nlohmann::json::object());
     item.metadata = j.value("metadata", nlohmann::json::object());
-    item.execution_count = j.value("execution_count", 0);
+    item.execution_count = int_field(j, "execution_count", 0);
     item.ename = j.value("ename", "");
     item.evalue = j.value("evalue", "");
     item.traceback = j.value("traceback", std::vector<std::string>{});
@@ -42,7 +58,7 @@ void to_json(nlohmann::json& j, const ExecutionResult& result) {
 
 void from_json(const nlohmann::json& j, ExecutionResult& result) {
     result.status = j.at("status").get<std::string>();
-    result.execution_count = j.value("execution_count", 0);
+    result.execution_count = int_field(j, "execution_count", 0);
     result.outputs = j.at("outputs").get<std::vector<OutputItem>>();
     result.truncated = j.value("truncated", false);
 }

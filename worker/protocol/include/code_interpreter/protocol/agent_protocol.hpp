@@ -10,8 +10,10 @@
 // Requests  (gateway -> agent): {"id": <uint64>, "op": "ping"}
 //                               {"id": <uint64>, "op": "execute", "code": "...",
 //                                "max_output_bytes": <uint64>}
+//                               {"id": <uint64>, "op": "interrupt"}   (interrupts the running execution)
 // Replies   (agent -> gateway): {"id": <same>, "ok": true, "result": ExecutionResult}   (execute)
 //                               {"id": <same>, "ok": true, "ready": true}              (ping)
+//                               {"id": <same>, "ok": true, "interrupted": <bool>}      (interrupt)
 //                               {"id": <same>, "ok": false, "error": "..."}
 // The agent answers a ping only once its kernel is ready, so the first ping's answer is the
 // worker's readiness signal.

@@ -148,15 +148,7 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
         } catch (const std::exception& e) {
             outcome = ApiError{ErrorReason::internal, std::string("malformed result from the agent: ") + e.what()};
         }
-        {
-            std::lock_guard lock(mu_);
-            auto it = sessions_.find(user);
-            if (it != sessions_.end() && it->second.id == session_id) {
-                it->second.running = false;
-                it->second.last_used = Clock::now();
-                start_next(user, it->second);
-            }
-        }
+        execution_finished(user, session_id);
         done(std::move(outcome));
         return;
     }
@@ -174,6 +166,16 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
     recycle(user, session_id, std::move(worker), std::move(done), std::move(reply));
 }
 
+// The session's execution ended and its kernel is usable: run what waits behind it.
+void SessionManager::execution_finished(const std::string& user, std::uint64_t session_id) {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(user);
+    if (it == sessions_.end() || it->second.id != session_id) return;
+    it->second.running = false;
+    it->second.last_used = Clock::now();
+    start_next(user, it->second);
+}
+
 // The session stays `running` while its kernel is interrupted, so its queued requests keep waiting.
 void SessionManager::interrupt(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done) {
     auto deadline = AgentHub::Clock::now() + config_.interrupt_grace;
@@ -186,15 +188,7 @@ void SessionManager::interrupt(const std::string& user, std::uint64_t session_id
                      std::string limit = "execution exceeded the time limit of " +
                                          std::to_string(config_.timeout.count()) + " ms";
                      if (reply.status == AgentReply::Status::ok) {
-                         {
-                             std::lock_guard lock(mu_);
-                             auto it = sessions_.find(user);
-                             if (it != sessions_.end() && it->second.id == session_id) {
-                                 it->second.running = false;
-                                 it->second.last_used = Clock::now();
-                                 start_next(user, it->second);
-                             }
-                         }
+                         execution_finished(user, session_id);
                          done(ApiError{ErrorReason::timeout, limit + "; it was interrupted and the session's state was kept",
                                        true});
                          return;

@@ -78,6 +78,7 @@ private:
     void on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Pending request,
                   AgentReply reply);
     void reap();
+    void execution_finished(const std::string& user, std::uint64_t session_id);
     void interrupt(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done);
     void recycle(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done, AgentReply reply);
     // Removes the session (its worker is the caller's to retire). Called with mu_ held; returns the

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "log.hpp"
+#include "request_fields.hpp"
 #include "result_format.hpp"
 
 namespace ci {
@@ -64,61 +65,17 @@ plugin::AuthRequest auth_request(const Request& request) {
     return out;
 }
 
-// Parses the JSON object body, or says why not.
-std::optional<nlohmann::json> parse_body(const Request& request, ResponseWriter& writer, std::size_t max_bytes) {
-    const std::string& body = request.body();
-    if (body.size() > max_bytes) {
-        send_error(writer, {ErrorReason::payload_too_large,
-                            "request body of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
-                                std::to_string(max_bytes) + " bytes (server.max_body_bytes)"});
+// The value, or (after answering with the error) nothing.
+template <class T>
+std::optional<T> or_answer(std::variant<T, ApiError> checked, ResponseWriter& writer) {
+    if (auto* error = std::get_if<ApiError>(&checked)) {
+        send_error(writer, *error);
         return std::nullopt;
     }
-    if (body.empty()) return nlohmann::json::object();  // fields may come from the query
-    auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) {
-        send_error(writer, {ErrorReason::bad_request, "request body is not valid JSON"});
-        return std::nullopt;
-    }
-    if (!parsed.is_object()) {
-        send_error(writer, {ErrorReason::bad_request, "request body must be a JSON object"});
-        return std::nullopt;
-    }
-    return parsed;
-}
-
-// user_uuid from the body, or (the /api/v1 form) from the query string; lower-cased.
-std::optional<std::string> user_uuid(const Request& request, const nlohmann::json& body, ResponseWriter& writer) {
-    std::string value;
-    if (auto it = body.find("user_uuid"); it != body.end()) {
-        if (!it->is_string()) {
-            send_error(writer, {ErrorReason::bad_request, "user_uuid must be a string"});
-            return std::nullopt;
-        }
-        value = it->get<std::string>();
-    } else if (auto q = request.query().get("user_uuid")) {
-        value = *q;
-    } else {
-        send_error(writer, {ErrorReason::bad_request, "missing field user_uuid"});
-        return std::nullopt;
-    }
-    if (!is_uuid(value)) {
-        send_error(writer, {ErrorReason::bad_request, "user_uuid must be a UUID (8-4-4-4-12 hexadecimal digits)"});
-        return std::nullopt;
-    }
-    std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return value;
+    return std::get<T>(std::move(checked));
 }
 
 }  // namespace
-
-bool is_uuid(const std::string& text) {
-    if (text.size() != 36) return false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
-    }
-    return true;
-}
 
 void HttpApi::onRequest(const Request& request, ResponseWriter writer) {
     std::string path = request.resource();
@@ -176,22 +133,15 @@ void HttpApi::onRequest(const Request& request, ResponseWriter writer) {
 }
 
 void HttpApi::execute(const Request& request, ResponseWriter writer) {
-    auto body = parse_body(request, writer, services_->config.server.max_body_bytes);
+    auto body = or_answer(parse_body(request.body(), services_->config.server.max_body_bytes), writer);
     if (!body) return;
-    auto user = user_uuid(request, *body, writer);
+    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer);
     if (!user) return;
-    auto code = body->find("code");
-    if (code == body->end()) {
-        send_error(writer, {ErrorReason::bad_request, "missing field code"});
-        return;
-    }
-    if (!code->is_string()) {
-        send_error(writer, {ErrorReason::bad_request, "code must be a string"});
-        return;
-    }
+    auto code = or_answer(code_field(*body), writer);
+    if (!code) return;
     // ResponseWriter is move-only; the callback is copyable and may run on another thread.
     auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
-    services_->sessions.execute(*user, code->get<std::string>(), [shared_writer](ExecutionOutcome outcome) {
+    services_->sessions.execute(*user, std::move(*code), [shared_writer](ExecutionOutcome outcome) {
         if (auto* error = std::get_if<ApiError>(&outcome)) {
             send_error(*shared_writer, *error);
         } else {
@@ -206,9 +156,9 @@ void HttpApi::execute(const Request& request, ResponseWriter writer) {
 }
 
 void HttpApi::release(const Request& request, ResponseWriter writer) {
-    auto body = parse_body(request, writer, services_->config.server.max_body_bytes);
+    auto body = or_answer(parse_body(request.body(), services_->config.server.max_body_bytes), writer);
     if (!body) return;
-    auto user = user_uuid(request, *body, writer);
+    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer);
     if (!user) return;
     if (!services_->sessions.release(*user)) {
         send_error(writer, {ErrorReason::not_found, "no session for user_uuid " + *user});

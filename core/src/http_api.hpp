@@ -21,9 +21,6 @@ struct ApiServices {
     WorkerPool& pool;
 };
 
-// True for the canonical 8-4-4-4-12 hex form (either case).
-bool is_uuid(const std::string& text);
-
 class HttpApi final : public Pistache::Http::Handler {
 public:
     HTTP_PROTOTYPE(HttpApi)

@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-#include "http_api.hpp"
 #include "result_format.hpp"
 
 namespace ci {
@@ -68,15 +67,6 @@ TEST(ResultFormat, TruncationIsMarked) {
     r.truncated = true;
     r.outputs = {stream("stdout", "xxxx")};
     EXPECT_NE(seed_response(r).at("result_text").get<std::string>().find("[output truncated"), std::string::npos);
-}
-
-TEST(HttpApi, RecognisesUuids) {
-    EXPECT_TRUE(is_uuid("123e4567-e89b-12d3-a456-426614174000"));
-    EXPECT_TRUE(is_uuid("123E4567-E89B-12D3-A456-426614174000"));
-    EXPECT_FALSE(is_uuid("123e4567e89b12d3a456426614174000"));
-    EXPECT_FALSE(is_uuid("123e4567-e89b-12d3-a456-42661417400g"));
-    EXPECT_FALSE(is_uuid("../../etc/passwd"));
-    EXPECT_FALSE(is_uuid(""));
 }
 
 }  // namespace

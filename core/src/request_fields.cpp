@@ -1,0 +1,53 @@
+#include "request_fields.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace ci {
+
+bool is_uuid(std::string_view text) {
+    if (text.size() != 36) return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+    }
+    return true;
+}
+
+std::variant<nlohmann::json, ApiError> parse_body(std::string_view body, std::size_t max_bytes) {
+    if (body.size() > max_bytes)
+        return ApiError{ErrorReason::payload_too_large, "request body of " + std::to_string(body.size()) +
+                                                            " bytes exceeds the limit of " + std::to_string(max_bytes) +
+                                                            " bytes (server.max_body_bytes)"};
+    if (body.empty()) return nlohmann::json::object();
+    auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) return ApiError{ErrorReason::bad_request, "request body is not valid JSON"};
+    if (!parsed.is_object()) return ApiError{ErrorReason::bad_request, "request body must be a JSON object"};
+    return parsed;
+}
+
+std::variant<std::string, ApiError> user_uuid(const nlohmann::json& body, const std::optional<std::string>& query) {
+    std::string value;
+    if (auto it = body.find("user_uuid"); it != body.end()) {
+        if (!it->is_string()) return ApiError{ErrorReason::bad_request, "user_uuid must be a string"};
+        value = it->get<std::string>();
+    } else if (query) {
+        value = *query;
+    } else {
+        return ApiError{ErrorReason::bad_request, "missing field user_uuid"};
+    }
+    if (!is_uuid(value))
+        return ApiError{ErrorReason::bad_request, "user_uuid must be a UUID (8-4-4-4-12 hexadecimal digits)"};
+    std::transform(value.begin(), value.end(), value.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return value;
+}
+
+std::variant<std::string, ApiError> code_field(const nlohmann::json& body) {
+    auto code = body.find("code");
+    if (code == body.end()) return ApiError{ErrorReason::bad_request, "missing field code"};
+    if (!code->is_string()) return ApiError{ErrorReason::bad_request, "code must be a string"};
+    return code->get<std::string>();
+}
+
+}  // namespace ci

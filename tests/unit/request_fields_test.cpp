@@ -1,0 +1,51 @@
+#include <gtest/gtest.h>
+
+#include "request_fields.hpp"
+
+namespace ci {
+namespace {
+
+template <class T>
+ApiError error_of(const std::variant<T, ApiError>& v) {
+    EXPECT_TRUE(std::holds_alternative<ApiError>(v));
+    return std::holds_alternative<ApiError>(v) ? std::get<ApiError>(v) : ApiError{};
+}
+
+TEST(RequestFields, RecognisesUuids) {
+    EXPECT_TRUE(is_uuid("123e4567-e89b-12d3-a456-426614174000"));
+    EXPECT_TRUE(is_uuid("123E4567-E89B-12D3-A456-426614174000"));
+    EXPECT_FALSE(is_uuid("123e4567e89b12d3a456426614174000"));
+    EXPECT_FALSE(is_uuid("123e4567-e89b-12d3-a456-42661417400g"));
+    EXPECT_FALSE(is_uuid("../../etc/passwd"));
+    EXPECT_FALSE(is_uuid(""));
+}
+
+TEST(RequestFields, BodyMustBeASmallEnoughJsonObject) {
+    EXPECT_EQ(std::get<nlohmann::json>(parse_body("", 100)), nlohmann::json::object());
+    EXPECT_EQ(std::get<nlohmann::json>(parse_body(R"({"a":1})", 100))["a"], 1);
+    EXPECT_EQ(error_of(parse_body("{\"a\":", 100)).message, "request body is not valid JSON");
+    EXPECT_EQ(error_of(parse_body("[1]", 100)).message, "request body must be a JSON object");
+    auto too_big = error_of(parse_body(std::string(101, ' '), 100));
+    EXPECT_EQ(too_big.reason, ErrorReason::payload_too_large);
+    EXPECT_EQ(too_big.message, "request body of 101 bytes exceeds the limit of 100 bytes (server.max_body_bytes)");
+}
+
+TEST(RequestFields, UserUuidComesFromTheBodyElseTheQueryAndIsLowerCased) {
+    const std::string upper = "123E4567-E89B-12D3-A456-426614174000";
+    const std::string lower = "123e4567-e89b-12d3-a456-426614174000";
+    EXPECT_EQ(std::get<std::string>(user_uuid({{"user_uuid", upper}}, std::nullopt)), lower);
+    EXPECT_EQ(std::get<std::string>(user_uuid(nlohmann::json::object(), upper)), lower);
+    EXPECT_EQ(std::get<std::string>(user_uuid({{"user_uuid", lower}}, "not used")), lower);
+    EXPECT_EQ(error_of(user_uuid(nlohmann::json::object(), std::nullopt)).message, "missing field user_uuid");
+    EXPECT_EQ(error_of(user_uuid({{"user_uuid", 5}}, std::nullopt)).message, "user_uuid must be a string");
+    EXPECT_EQ(error_of(user_uuid({{"user_uuid", "x"}}, std::nullopt)).reason, ErrorReason::bad_request);
+}
+
+TEST(RequestFields, CodeMustBeAString) {
+    EXPECT_EQ(std::get<std::string>(code_field({{"code", "print(1)"}})), "print(1)");
+    EXPECT_EQ(error_of(code_field(nlohmann::json::object())).message, "missing field code");
+    EXPECT_EQ(error_of(code_field({{"code", nullptr}})).message, "code must be a string");
+}
+
+}  // namespace
+}  // namespace ci

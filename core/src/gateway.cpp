@@ -48,9 +48,12 @@ std::uint16_t Gateway::port() const { return endpoint_ ? static_cast<std::uint16
 void Gateway::stop() {
     if (stopped_) return;
     stopped_ = true;
-    if (endpoint_) endpoint_->shutdown();
+    // Sessions first, while the HTTP server still runs: requests in flight are answered (409) and
+    // new ones refused (503 shutting_down) instead of being dropped with the endpoint. Destroying
+    // the workers takes long enough for those answers to be written.
     sessions_.shutdown();
     pool_.shutdown(std::chrono::seconds(30));
+    if (endpoint_) endpoint_->shutdown();
     hub_.stop();
     tasks_.stop();
     log_info("stopped");

@@ -276,8 +276,40 @@ std::string docker_error_message(const std::string& body) {
     return text.empty() ? std::string("(empty response)") : text;
 }
 
+bool is_missing_image(long http_status, const std::string& body) {
+    // Docker's wording since its first API versions: "No such image: <reference>".
+    return http_status == 404 && docker_error_message(body).find("No such image") != std::string::npos;
+}
+
+std::string missing_image_message(const BackendConfig& config) {
+    return "the worker image " + config.image +
+           " does not exist (build it with docker/build-image.sh, or set plugins.docker-backend.image)";
+}
+
+namespace {
+
+// Why the container in a GET /containers/json entry cannot be adopted; "" when it can.
+std::string stale_reason(const BackendConfig& config, const json& c, const std::string& image_id) {
+    const std::string state = c.value("State", std::string());
+    if (state != "running") return "it is " + (state.empty() ? std::string("in an unknown state") : state) + ", not running";
+    if (image_id.empty()) return "the configured image " + config.image + " does not exist any more";
+    if (c.value("ImageID", std::string()) != image_id)
+        return "it was made from another image than the current " + config.image;
+    const json& host_config = c.contains("HostConfig") && c["HostConfig"].is_object() ? c["HostConfig"] : json::object();
+    const std::string network = host_config.value("NetworkMode", std::string());
+    const std::string wanted = config.network == NetworkMode::none ? std::string("none") : network_name(config);
+    if (network != wanted)
+        return "its network is '" + network + "', the configuration asks for '" + wanted + "' (network mode " +
+               network_mode_name(config.network) + ")";
+    if (config.network != NetworkMode::none && container_ip(config, c).empty())
+        return "it has no address on network " + wanted;
+    return {};
+}
+
+}  // namespace
+
 Result<std::vector<WorkerHandle>> parse_container_list(const BackendConfig& config, const std::string& body,
-                                                        std::size_t* skipped) {
+                                                        const std::string& image_id, std::size_t* skipped) {
     using R = Result<std::vector<WorkerHandle>>;
     const json parsed = json::parse(body, nullptr, false);
     if (!parsed.is_array()) return R::failure("container list is not a JSON array: " + docker_error_message(body));
@@ -304,7 +336,8 @@ Result<std::vector<WorkerHandle>> parse_container_list(const BackendConfig& conf
             const std::string ip = container_ip(config, c);
             endpoint = ip.empty() ? std::string() : tcp_agent_endpoint(ip);
         }
-        handles.push_back(WorkerHandle{id, c["Id"].get<std::string>(), std::move(endpoint)});
+        handles.push_back(WorkerHandle{id, c["Id"].get<std::string>(), std::move(endpoint),
+                                       stale_reason(config, c, image_id)});
     }
     if (skipped) *skipped = bad;
     return R::success(std::move(handles));

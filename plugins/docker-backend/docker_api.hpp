@@ -86,10 +86,19 @@ std::string inspect_image_path(const std::string& image);
 // Docker's {"message": "..."} error body as text (or the raw body, shortened, when it is not JSON).
 std::string docker_error_message(const std::string& body);
 
+// Whether an answer says the image does not exist (404 "No such image: ...").
+bool is_missing_image(long http_status, const std::string& body);
+// What the operator reads when the configured image does not exist.
+std::string missing_image_message(const BackendConfig& config);
+
 // Worker handles from the body of GET /containers/json (containers without a valid worker-id label
-// are skipped and counted in *skipped when given).
+// are skipped and counted in *skipped when given). `image_id` is the configured image's id now (GET
+// /images/<image>/json "Id"; empty when it does not exist). A handle is marked stale when its
+// container is not running, was made from another image, or is on another network than the
+// configuration asks for, or has no address on it.
 ci::plugin::Result<std::vector<ci::plugin::WorkerHandle>> parse_container_list(
-    const BackendConfig& config, const std::string& body, std::size_t* skipped = nullptr);
+    const BackendConfig& config, const std::string& body, const std::string& image_id = {},
+    std::size_t* skipped = nullptr);
 
 // Worker status from GET /containers/<name>/json (status 404 = missing).
 ci::plugin::Result<ci::plugin::WorkerStatus> parse_inspect_response(long http_status, const std::string& body);

@@ -16,10 +16,12 @@
 #include <nlohmann/json.hpp>
 
 #include "docker_api.hpp"
+#include "host_failure.hpp"
 #include "worker_dir.hpp"
 
 namespace ci::docker {
 
+using ci::plugin::FailureKind;
 using ci::plugin::LogLevel;
 using ci::plugin::Result;
 using ci::plugin::Status;
@@ -76,7 +78,7 @@ DockerBackend::~DockerBackend() {
         const json network = inspect_network(network_id_);
         if (network.is_null()) return;
         if (const std::size_t attached = attached_containers(network); attached > 0) {
-            log(LogLevel::warn, "keeping network " + name + ": " + std::to_string(attached) +
+            log(LogLevel::info, "keeping network " + name + ": " + std::to_string(attached) +
                                     " container(s) still attached (the next start reuses or replaces it)");
             return;
         }
@@ -220,10 +222,7 @@ void DockerBackend::check_startup() {
 
     auto image = client_.get(inspect_image_path(config_.image));
     if (!image.ok()) throw std::runtime_error("docker-backend: cannot inspect image " + config_.image + ": " + image.error());
-    if (image.value().status == 404)
-        throw std::runtime_error("docker-backend: image '" + config_.image +
-                                 "' does not exist; build it with docker/build-image.sh (key plugins." +
-                                 "docker-backend.image)");
+    if (image.value().status == 404) throw std::runtime_error("docker-backend: " + missing_image_message(config_));
     if (image.value().status != 200)
         throw std::runtime_error("docker-backend: inspecting image " + config_.image + " answered " +
                                  http_failure(image.value()));
@@ -275,8 +274,8 @@ Result<WorkerHandle> DockerBackend::create_worker(const WorkerSpec& spec) {
 Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& spec) {
     using R = Result<WorkerHandle>;
     const std::string& id = spec.worker_id;
-    auto fail = [&](const std::string& step, const std::string& why) {
-        return R::failure("create_worker " + id + ": " + step + ": " + why);
+    auto fail = [&](const std::string& step, const std::string& why, FailureKind kind = FailureKind::other) {
+        return host_failure::failure<R>("create_worker " + id + ": " + step + ": " + why, kind);
     };
     if (std::string problem = validate_spec(spec); !problem.empty()) return fail("invalid spec", problem);
     if (!spec.workspace_host_path.empty()) {
@@ -291,14 +290,15 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
 
     const std::string dir = worker_dir(config_, id);
     const std::string name = container_name(config_, id);
-    if (auto st = ensure_directory(instance_dir(config_)); !st.ok()) return fail("making the worker dir", st.error());
+    if (auto st = ensure_directory(instance_dir(config_)); !st.ok())
+        return fail("making the worker dir", st.error(), st.kind());
     std::error_code exists_ec;
     if (std::filesystem::symlink_status(dir, exists_ec).type() != std::filesystem::file_type::not_found)
         // Not ours to remove here: it may belong to a live worker with the same id.
         return fail("making the worker dir", dir + " already exists");
     if (auto st = make_worker_dir(dir, config_.agent_uid, config_.agent_gid, kAgentKeyFile, spec.agent_key); !st.ok()) {
         (void)remove_tree(dir);
-        return fail("making the worker dir", st.error());
+        return fail("making the worker dir", st.error(), st.kind());
     }
 
     // From here on, undo everything on failure.
@@ -313,11 +313,13 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
     auto created = client_.request("POST", create_container_path(config_, id), &body, kSlowCallTimeout);
     if (!created.ok()) {
         undo(true);  // the request may have reached the daemon before the transport failed
-        return fail("creating container " + name, created.error());
+        return fail("creating container " + name, created.error(), created.kind());
     }
     if (created.value().status != 201) {
         // 409: a container of that name exists already; it is not ours to remove here.
         undo(created.value().status != 409);
+        if (is_missing_image(created.value().status, created.value().body))
+            return R::failure("create_worker " + id + ": " + missing_image_message(config_), FailureKind::not_found);
         return fail("creating container " + name + " from image " + config_.image, http_failure(created.value()));
     }
     const json answer = json::parse(created.value().body, nullptr, false);
@@ -334,7 +336,7 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
     auto started = client_.request("POST", "/containers/" + container_id + "/start", nullptr, kSlowCallTimeout);
     if (!started.ok()) {
         undo(true);
-        return fail("starting container " + name, started.error());
+        return fail("starting container " + name, started.error(), started.kind());
     }
     if (started.value().status != 204 && started.value().status != 304) {
         undo(true);
@@ -346,7 +348,7 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
         auto inspected = client_.get("/containers/" + container_id + "/json");
         if (!inspected.ok()) {
             undo(true);
-            return fail("inspecting container " + name, inspected.error());
+            return fail("inspecting container " + name, inspected.error(), inspected.kind());
         }
         const std::string ip = inspected.value().status == 200
                                    ? container_ip(config_, json::parse(inspected.value().body, nullptr, false))
@@ -367,7 +369,7 @@ Status DockerBackend::remove_container(const std::string& worker_id) {
     const auto deadline = std::chrono::steady_clock::now() + kRemovalWait;
     for (;;) {
         auto removed = client_.request("DELETE", remove_container_path(config_, worker_id), nullptr, kSlowCallTimeout);
-        if (!removed.ok()) return Status::failure("removing container " + name + ": " + removed.error());
+        if (!removed.ok()) return Status::failure("removing container " + name + ": " + removed.error(), removed.kind());
         const long code = removed.value().status;
         if (code == 204 || code == 404) return Status::success();
         // 409 "removal already in progress": another caller is removing it; wait until it is gone.
@@ -392,21 +394,35 @@ Status DockerBackend::destroy_worker(const std::string& worker_id) {
 Status DockerBackend::destroy_worker_unchecked(const std::string& worker_id) {
     if (!is_valid_worker_id(worker_id))
         return Status::failure("destroy_worker: worker id '" + worker_id + "' is not 12 lowercase hexadecimal characters");
-    if (auto st = remove_container(worker_id); !st.ok()) return Status::failure("destroy_worker " + worker_id + ": " + st.error());
+    if (auto st = remove_container(worker_id); !st.ok())
+        return host_failure::failure<Status>("destroy_worker " + worker_id + ": " + st.error(), st.kind());
     if (auto st = remove_tree(worker_dir(config_, worker_id)); !st.ok())
-        return Status::failure("destroy_worker " + worker_id + ": container removed, but " + st.error());
+        return host_failure::failure<Status>("destroy_worker " + worker_id + ": container removed, but " + st.error());
     return Status::success();
 }
 
 Result<std::vector<WorkerHandle>> DockerBackend::list_workers() {
     using R = Result<std::vector<WorkerHandle>>;
+    auto fail = [](const std::string& why, FailureKind kind = FailureKind::other) {
+        return host_failure::failure<R>("list_workers: " + why, kind);
+    };
     try {
         auto listed = client_.get(list_containers_path(config_));
-        if (!listed.ok()) return R::failure("list_workers: " + listed.error());
-        if (listed.value().status != 200) return R::failure("list_workers: " + http_failure(listed.value()));
+        if (!listed.ok()) return fail(listed.error(), listed.kind());
+        if (listed.value().status != 200) return fail(http_failure(listed.value()));
+        // Containers made from another image than the one the configured name points to now are stale.
+        auto image = client_.get(inspect_image_path(config_.image));
+        if (!image.ok()) return fail(image.error(), image.kind());
+        std::string image_id;  // stays empty when the image is gone
+        if (image.value().status != 404) {
+            const json parsed = json::parse(image.value().body, nullptr, false);
+            if (image.value().status != 200 || !parsed.is_object() || !parsed.contains("Id") || !parsed["Id"].is_string())
+                return fail("inspecting image " + config_.image + ": " + http_failure(image.value()));
+            image_id = parsed["Id"].get<std::string>();
+        }
         std::size_t skipped = 0;
-        auto handles = parse_container_list(config_, listed.value().body, &skipped);
-        if (!handles.ok()) return R::failure("list_workers: " + handles.error());
+        auto handles = parse_container_list(config_, listed.value().body, image_id, &skipped);
+        if (!handles.ok()) return fail(handles.error());
         if (skipped)
             log(LogLevel::warn, "list_workers: ignored " + std::to_string(skipped) +
                                     " labelled container(s) without a valid worker id");
@@ -424,9 +440,9 @@ Result<WorkerStatus> DockerBackend::inspect_worker(const std::string& worker_id)
         if (!is_valid_worker_id(worker_id))
             return R::failure("inspect_worker: worker id '" + worker_id + "' is not 12 lowercase hexadecimal characters");
         auto inspected = client_.get("/containers/" + url_encode(container_name(config_, worker_id)) + "/json");
-        if (!inspected.ok()) return R::failure("inspect_worker " + worker_id + ": " + inspected.error());
+        if (!inspected.ok()) return R::failure("inspect_worker " + worker_id + ": " + inspected.error(), inspected.kind());
         auto status = parse_inspect_response(inspected.value().status, inspected.value().body);
-        if (!status.ok()) return R::failure("inspect_worker " + worker_id + ": " + status.error());
+        if (!status.ok()) return host_failure::failure<R>("inspect_worker " + worker_id + ": " + status.error());
         if (status.value().state == ci::plugin::WorkerState::running) {
             if (const long long kills = running_oom_kills(inspected.value().body); kills > 0) {
                 status.value().state = ci::plugin::WorkerState::oom_killed;

@@ -1,11 +1,13 @@
 #include "docker_client.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 
 namespace ci::docker {
 namespace {
 
+using ci::plugin::FailureKind;
 using ci::plugin::Result;
 
 struct BodySink {
@@ -58,17 +60,17 @@ Result<HttpResponse> DockerClient::request(const char* method, const std::string
                                            const std::string* json_body,
                                            std::chrono::milliseconds timeout) const {
     const std::string what = std::string(method) + " " + path;
-    auto fail = [&](const std::string& why) {
-        return Result<HttpResponse>::failure("Docker API " + what + " via " + socket_path_ + ": " + why);
+    auto fail = [&](const std::string& why, FailureKind kind) {
+        return Result<HttpResponse>::failure("Docker API " + what + " via " + socket_path_ + ": " + why, kind);
     };
 
     CurlEasy easy;
-    if (!easy) return fail("curl_easy_init failed");
+    if (!easy) return fail("curl_easy_init failed", FailureKind::other);
     CurlHeaders headers;
     if (!headers.append("Accept: application/json") || !headers.append("Expect:"))
-        return fail("out of memory building headers");
+        return fail("out of memory building headers", FailureKind::other);
     if (json_body && !headers.append("Content-Type: application/json"))
-        return fail("out of memory building headers");
+        return fail("out of memory building headers", FailureKind::other);
 
     const std::string url = "http://localhost/" + std::string(kApiVersion) + path;
     BodySink sink;
@@ -103,23 +105,27 @@ Result<HttpResponse> DockerClient::request(const char* method, const std::string
     } else {
         set(CURLOPT_CUSTOMREQUEST, method);
     }
-    if (rc != CURLE_OK) return fail(std::string("curl_easy_setopt: ") + curl_easy_strerror(rc));
+    if (rc != CURLE_OK) return fail(std::string("curl_easy_setopt: ") + curl_easy_strerror(rc), FailureKind::other);
 
     rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
         if (sink.overflow)
-            return fail("response larger than " + std::to_string(options_.max_response_bytes) + " bytes");
+            return fail("response larger than " + std::to_string(options_.max_response_bytes) + " bytes",
+                        FailureKind::other);
+        // Anything else went wrong on the way to or from the daemon: it cannot be reached now.
         std::string detail = error_buffer[0] ? std::string(error_buffer) : curl_easy_strerror(rc);
+        long os_errno = 0;
+        curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+        if (os_errno == EMFILE || os_errno == ENFILE)  // no socket could be made: the host's limit, not the daemon
+            return fail(detail + " (" + std::strerror(static_cast<int>(os_errno)) + ")", FailureKind::exhausted);
         if (rc == CURLE_COULDNT_CONNECT) {
-            long os_errno = 0;
-            curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
             detail = "cannot connect to the Docker daemon" +
                      (os_errno ? " (" + std::string(std::strerror(static_cast<int>(os_errno))) + ")" : std::string()) +
                      "; is dockerd running and is the socket path right?";
         }
         else if (rc == CURLE_OPERATION_TIMEDOUT)
             detail = "timed out after " + std::to_string(timeout.count()) + " ms (" + detail + ")";
-        return fail(detail);
+        return fail(detail, FailureKind::unavailable);
     }
     HttpResponse response;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);

@@ -91,7 +91,8 @@ public:
 
     // `path` is the API path after the version, starting with '/', query string included, e.g.
     // "/containers/json?all=true". A transport failure (no daemon, timeout, ...) is a failed
-    // Result whose message names the socket; any HTTP answer (also 4xx/5xx) is a success.
+    // Result of kind unavailable (exhausted when no socket could be made: too many open files)
+    // whose message names the socket; any HTTP answer (also 4xx/5xx) is a success.
     ci::plugin::Result<HttpResponse> get(const std::string& path) const;
     ci::plugin::Result<HttpResponse> post(const std::string& path, const std::string& json_body = {}) const;
     ci::plugin::Result<HttpResponse> del(const std::string& path) const;

@@ -7,10 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "docker_api.hpp"
+#include "host_failure.hpp"
 
 namespace {
 
 using namespace ci::docker;
+using ci::plugin::FailureKind;
+using ci::plugin::Status;
 using ci::plugin::WorkerSpec;
 using ci::plugin::WorkerState;
 using nlohmann::json;
@@ -177,7 +180,7 @@ TEST(DockerApi, ContainerListKeepsOnlyOurValidWorkers) {
                             "code-interpreter.worker-id":"abcdefabcdef"}}
     ])";
     std::size_t skipped = 0;
-    auto r = parse_container_list(c, body, &skipped);
+    auto r = parse_container_list(c, body, "sha256:1", &skipped);
     ASSERT_TRUE(r.ok()) << r.error();
     ASSERT_EQ(r.value().size(), 2u);
     EXPECT_EQ(r.value()[0].worker_id, "0123456789ab");
@@ -187,6 +190,79 @@ TEST(DockerApi, ContainerListKeepsOnlyOurValidWorkers) {
     EXPECT_EQ(skipped, 3u);
     EXPECT_FALSE(parse_container_list(c, R"({"message":"boom"})").ok());
     EXPECT_TRUE(parse_container_list(c, "[]").ok());
+}
+
+// A GET /containers/json entry of instance t1 for worker 0123456789ab, with `fields` merged in.
+json listed_container(const json& fields = json::object()) {
+    json c = {{"Id", "c1"},
+              {"Labels", {{"code-interpreter.managed", "true"}, {"code-interpreter.instance", "t1"},
+                          {"code-interpreter.worker-id", "0123456789ab"}}},
+              {"State", "running"},
+              {"ImageID", "sha256:new"},
+              {"HostConfig", {{"NetworkMode", "none"}}}};
+    c.update(fields);
+    return c;
+}
+
+std::string stale_of(const BackendConfig& c, const json& container, const std::string& image_id = "sha256:new") {
+    auto r = parse_container_list(c, json::array({container}).dump(), image_id);
+    EXPECT_TRUE(r.ok()) << r.error();
+    return r.ok() && r.value().size() == 1 ? r.value()[0].stale : "(not listed)";
+}
+
+TEST(DockerApi, ContainerListMarksWorkersThatCannotBeAdopted) {
+    BackendConfig c;
+    c.instance = "t1";
+    EXPECT_EQ(stale_of(c, listed_container()), "");
+    EXPECT_EQ(stale_of(c, listed_container({{"State", "exited"}})), "it is exited, not running");
+    EXPECT_EQ(stale_of(c, listed_container({{"State", "created"}, {"ImageID", "sha256:old"}})), "it is created, not running");
+    EXPECT_THAT(stale_of(c, listed_container({{"ImageID", "sha256:old"}})),
+                HasSubstr("made from another image than the current code-interpreter-worker:latest"));
+    EXPECT_THAT(stale_of(c, listed_container(), ""), HasSubstr("image code-interpreter-worker:latest does not exist"));
+    EXPECT_THAT(stale_of(c, listed_container({{"HostConfig", {{"NetworkMode", "ci-t1"}}}})),
+                HasSubstr("its network is 'ci-t1', the configuration asks for 'none'"));
+
+    c.network = NetworkMode::internal;
+    const json on_network = {{"HostConfig", {{"NetworkMode", "ci-t1"}}},
+                             {"NetworkSettings", {{"Networks", {{"ci-t1", {{"IPAddress", "10.213.0.9"}}}}}}}};
+    EXPECT_EQ(stale_of(c, listed_container(on_network)), "");
+    EXPECT_THAT(stale_of(c, listed_container({{"HostConfig", {{"NetworkMode", "none"}}}})),
+                HasSubstr("the configuration asks for 'ci-t1' (network mode internal)"));
+    EXPECT_THAT(stale_of(c, listed_container({{"HostConfig", {{"NetworkMode", "ci-t1"}}}})),
+                HasSubstr("no address on network ci-t1"));
+    c.network = NetworkMode::internet;  // another mode's network
+    EXPECT_THAT(stale_of(c, listed_container(on_network)), HasSubstr("asks for 'ci-t1-net'"));
+}
+
+TEST(DockerApi, MissingImageIsToldFromOtherNotFoundAnswers) {
+    EXPECT_TRUE(is_missing_image(404, R"({"message":"No such image: code-interpreter-worker:latest"})"));
+    EXPECT_FALSE(is_missing_image(404, R"({"message":"No such container: c1"})"));
+    EXPECT_FALSE(is_missing_image(500, R"({"message":"No such image: x"})"));
+    EXPECT_THAT(missing_image_message(BackendConfig{}),
+                HasSubstr("the worker image code-interpreter-worker:latest does not exist (build it with "
+                          "docker/build-image.sh"));
+}
+
+TEST(HostFailure, TextsThatSayTheHostRanOutOfSomethingAreExhausted) {
+    using ci::host_failure::failure;
+    const Status disk = failure<Status>("write /var/lib/docker/x: no space left on device");
+    EXPECT_EQ(disk.kind(), FailureKind::exhausted);
+    EXPECT_EQ(disk.error(), "host disk full: write /var/lib/docker/x: no space left on device");
+    EXPECT_EQ(failure<Status>("making /d: No space left on device").kind(), FailureKind::exhausted);  // strerror
+    EXPECT_EQ(failure<Status>("open /d/x.img: Disk quota exceeded").error(), "host disk full: open /d/x.img: Disk quota exceeded");
+    EXPECT_EQ(failure<Status>("pipe: Too many open files in system").kind(), FailureKind::exhausted);
+    EXPECT_EQ(failure<Status>("could not find an available, non-overlapping IPv4 address pool among the defaults")
+                  .kind(), FailureKind::exhausted);
+    EXPECT_EQ(failure<Status>("no available IPv4 addresses on this network's address pools: ci-t1").kind(),
+              FailureKind::exhausted);
+    EXPECT_EQ(failure<Status>("unmounting /m: Device or resource busy").kind(), FailureKind::other);
+    // A kind the caller knows is kept, text and all: this ENOSPC is about loop devices, not disk.
+    const Status known = failure<Status>("no free loop device: LOOP_CTL_GET_FREE: No space left on device",
+                                         FailureKind::exhausted);
+    EXPECT_EQ(known.kind(), FailureKind::exhausted);
+    EXPECT_EQ(known.error(), "no free loop device: LOOP_CTL_GET_FREE: No space left on device");
+    EXPECT_EQ(failure<Status>("GET /_ping: no space left on device", FailureKind::unavailable).kind(),
+              FailureKind::unavailable);
 }
 
 TEST(DockerApi, InspectRunning) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -25,11 +26,13 @@
 namespace {
 
 using namespace ci::docker;
+using ci::plugin::FailureKind;
 using ci::plugin::WorkerSpec;
 using ci::plugin::WorkerState;
 using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 struct FakeRequest {
     std::string method;
@@ -38,7 +41,7 @@ struct FakeRequest {
 };
 
 struct FakeResponse {
-    long status = 200;
+    long status = 200;  // 0: hang up without answering
     std::string body;
 };
 
@@ -109,10 +112,11 @@ private:
             requests_.push_back(r);
         }
         const FakeResponse resp = handler_(r);
+        if (resp.status == 0) return;
         const std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " X\r\nContent-Type: application/json\r\n" +
                                 "Content-Length: " + std::to_string(resp.body.size()) +
                                 "\r\nConnection: close\r\n\r\n" + resp.body;
-        (void)!::write(c, out.data(), out.size());
+        (void)!::send(c, out.data(), out.size(), MSG_NOSIGNAL);  // the client may have given up
     }
 
     Handler handler_;
@@ -147,7 +151,7 @@ protected:
         s.agent_key = "key";
         return s;
     }
-    DockerBackend backend() { return DockerBackend(config_, nullptr); }
+    DockerBackend backend(DockerClientOptions options = {}) { return DockerBackend(config_, nullptr, options); }
     std::string worker_dir_path() const { return config_.run_dir + "/unit/0123456789ab"; }
 
     std::string dir_;
@@ -188,18 +192,95 @@ TEST_F(DockerBackendFakeDaemon, FailedStartRemovesContainerAndDir) {
     EXPECT_FALSE(std::filesystem::exists(worker_dir_path()));
 }
 
-TEST_F(DockerBackendFakeDaemon, FailedCreateSaysWhyAndCleansUp) {
+TEST_F(DockerBackendFakeDaemon, MissingImageIsNotFoundAndCleansUp) {
     FakeDockerDaemon daemon(config_.socket, [](const FakeRequest& r) -> FakeResponse {
-        if (r.target.rfind("/containers/create", 0) == 0) return {404, R"({"message":"No such image: x:1"})"};
+        if (r.target.rfind("/containers/create", 0) == 0)
+            return {404, R"({"message":"No such image: code-interpreter-worker:latest"})"};
         if (r.method == "DELETE") return {404, R"({"message":"No such container"})"};
         return {500, "{}"};
     });
     auto b = backend();
     auto h = b.create_worker(spec());
     ASSERT_FALSE(h.ok());
-    EXPECT_THAT(h.error(), HasSubstr("creating container"));
-    EXPECT_THAT(h.error(), HasSubstr("HTTP 404: No such image: x:1"));
+    EXPECT_EQ(h.kind(), FailureKind::not_found);
+    EXPECT_EQ(h.error(), "create_worker 0123456789ab: " + missing_image_message(config_));
     EXPECT_FALSE(std::filesystem::exists(worker_dir_path()));
+}
+
+TEST_F(DockerBackendFakeDaemon, HostOutOfDiskOrAddressesIsExhausted) {
+    std::atomic<bool> disk_full{true};
+    FakeDockerDaemon daemon(config_.socket, [&](const FakeRequest& r) -> FakeResponse {
+        if (r.target.rfind("/containers/create", 0) == 0)
+            return disk_full ? FakeResponse{500, R"({"message":"mkdir /var/lib/docker/overlay2/x: no space left on device"})"}
+                             : FakeResponse{201, R"({"Id":"c1d2"})"};
+        if (r.target == "/containers/c1d2/start")
+            return {500, R"({"message":"no available IPv4 addresses on this network's address pools: ci-unit"})"};
+        if (r.method == "DELETE") return {204, ""};
+        return {500, "{}"};
+    });
+    auto b = backend();
+    auto h = b.create_worker(spec());
+    ASSERT_FALSE(h.ok());
+    EXPECT_EQ(h.kind(), FailureKind::exhausted);
+    EXPECT_THAT(h.error(), StartsWith("host disk full: create_worker 0123456789ab: creating container"));
+    disk_full = false;
+    h = b.create_worker(spec());
+    ASSERT_FALSE(h.ok());
+    EXPECT_EQ(h.kind(), FailureKind::exhausted);
+    EXPECT_THAT(h.error(), HasSubstr("address pools"));
+    EXPECT_FALSE(std::filesystem::exists(worker_dir_path()));
+}
+
+TEST_F(DockerBackendFakeDaemon, OtherDaemonErrorsAreOther) {
+    FakeDockerDaemon daemon(config_.socket, [](const FakeRequest& r) -> FakeResponse {
+        if (r.target.rfind("/containers/create", 0) == 0) return {201, R"({"Id":"c1d2"})"};
+        if (r.target == "/containers/c1d2/start") return {404, R"({"message":"No such container: c1d2"})"};
+        return {500, R"({"message":"driver failed"})"};
+    });
+    auto b = backend();
+    auto h = b.create_worker(spec());
+    ASSERT_FALSE(h.ok());
+    EXPECT_EQ(h.kind(), FailureKind::other);
+    EXPECT_EQ(b.destroy_worker("0123456789ab").kind(), FailureKind::other);
+}
+
+// Every operation that cannot reach the daemon fails as unavailable, whatever the way it fails.
+void expect_unavailable(DockerBackend& b, const WorkerSpec& spec, const std::string& what) {
+    auto created = b.create_worker(spec);
+    ASSERT_FALSE(created.ok()) << what;
+    EXPECT_EQ(created.kind(), FailureKind::unavailable) << what << ": " << created.error();
+    auto destroyed = b.destroy_worker(spec.worker_id);
+    EXPECT_EQ(destroyed.kind(), FailureKind::unavailable) << what << ": " << destroyed.error();
+    auto listed = b.list_workers();
+    EXPECT_EQ(listed.kind(), FailureKind::unavailable) << what << ": " << listed.error();
+    auto inspected = b.inspect_worker(spec.worker_id);
+    EXPECT_EQ(inspected.kind(), FailureKind::unavailable) << what << ": " << inspected.error();
+    EXPECT_THAT(inspected.error(), HasSubstr(b.config().socket)) << what;
+}
+
+TEST_F(DockerBackendFakeDaemon, UnreachableDaemonIsUnavailable) {
+    auto b = backend();
+    expect_unavailable(b, spec(), "no socket");
+    { FakeDockerDaemon gone(config_.socket, [](const FakeRequest&) { return FakeResponse{}; }); }
+    expect_unavailable(b, spec(), "socket without a listener");
+    EXPECT_FALSE(std::filesystem::exists(worker_dir_path()));
+}
+
+TEST_F(DockerBackendFakeDaemon, DaemonThatHangsUpOrStallsIsUnavailable) {
+    {
+        FakeDockerDaemon daemon(config_.socket, [](const FakeRequest&) { return FakeResponse{0, ""}; });
+        auto b = backend();
+        expect_unavailable(b, spec(), "hang-up");
+    }
+    std::filesystem::remove(config_.socket);
+    FakeDockerDaemon daemon(config_.socket, [](const FakeRequest&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        return FakeResponse{500, "{}"};
+    });
+    auto b = backend(DockerClientOptions{std::chrono::milliseconds(200), std::chrono::milliseconds(100), 1 << 20});
+    auto listed = b.list_workers();
+    EXPECT_EQ(listed.kind(), FailureKind::unavailable) << listed.error();
+    EXPECT_THAT(listed.error(), HasSubstr("timed out"));
 }
 
 TEST_F(DockerBackendFakeDaemon, NameConflictLeavesTheOtherContainerAlone) {
@@ -242,10 +323,12 @@ TEST_F(DockerBackendFakeDaemon, DestroyFailureKeepsTheDirAndSaysWhy) {
 }
 
 TEST_F(DockerBackendFakeDaemon, ListAndInspect) {
-    FakeDockerDaemon daemon(config_.socket, [](const FakeRequest& r) -> FakeResponse {
+    const std::string image_path = inspect_image_path(config_.image);
+    FakeDockerDaemon daemon(config_.socket, [&](const FakeRequest& r) -> FakeResponse {
         if (r.target.rfind("/containers/json?", 0) == 0)
             return {200, R"([{"Id":"c1","Labels":{"code-interpreter.managed":"true","code-interpreter.instance":"unit",
                                                    "code-interpreter.worker-id":"0123456789ab"}}])"};
+        if (r.target == image_path) return {200, R"({"Id":"sha256:new"})"};
         if (r.target == "/containers/ci-worker-unit-0123456789ab/json")
             return {200, R"({"Id":"c1","State":{"Status":"exited","Running":false,"OOMKilled":false,"ExitCode":1}})"};
         return {404, R"({"message":"No such container"})"};
@@ -255,7 +338,7 @@ TEST_F(DockerBackendFakeDaemon, ListAndInspect) {
     ASSERT_TRUE(l.ok()) << l.error();
     ASSERT_EQ(l.value().size(), 1u);
     EXPECT_EQ(l.value()[0].backend_id, "c1");
-    EXPECT_EQ(daemon.request_lines()[0], "GET " + list_containers_path(config_));
+    EXPECT_THAT(daemon.request_lines(), ElementsAre("GET " + list_containers_path(config_), "GET " + image_path));
     auto s = b.inspect_worker("0123456789ab");
     ASSERT_TRUE(s.ok()) << s.error();
     EXPECT_EQ(s.value().state, WorkerState::exited);
@@ -263,6 +346,41 @@ TEST_F(DockerBackendFakeDaemon, ListAndInspect) {
     auto gone = b.inspect_worker("ffffffffffff");
     ASSERT_TRUE(gone.ok());
     EXPECT_EQ(gone.value().state, WorkerState::missing);
+}
+
+TEST_F(DockerBackendFakeDaemon, ListMarksWorkersThatCannotBeAdopted) {
+    const auto container = [](const std::string& worker_id, const std::string& state, const std::string& image_id) {
+        return json{{"Id", "c-" + worker_id},
+                    {"Labels", {{kLabelManaged, "true"}, {kLabelInstance, "unit"}, {kLabelWorkerId, worker_id}}},
+                    {"State", state},
+                    {"ImageID", image_id},
+                    {"HostConfig", {{"NetworkMode", "none"}}}};
+    };
+    const std::string list = json::array({container("00000000000a", "running", "sha256:new"),
+                                          container("00000000000b", "running", "sha256:old"),
+                                          container("00000000000c", "exited", "sha256:new")})
+                                 .dump();
+    const std::string image_path = inspect_image_path(config_.image);
+    std::atomic<bool> image_exists{true};
+    FakeDockerDaemon daemon(config_.socket, [&](const FakeRequest& r) -> FakeResponse {
+        if (r.target.rfind("/containers/json?", 0) == 0) return {200, list};
+        if (r.target == image_path)
+            return image_exists ? FakeResponse{200, R"({"Id":"sha256:new"})"}
+                                : FakeResponse{404, R"({"message":"No such image: code-interpreter-worker:latest"})"};
+        return {500, "{}"};
+    });
+    auto b = backend();
+    auto l = b.list_workers();
+    ASSERT_TRUE(l.ok()) << l.error();
+    ASSERT_EQ(l.value().size(), 3u);
+    EXPECT_EQ(l.value()[0].stale, "");
+    EXPECT_THAT(l.value()[1].stale, HasSubstr("another image"));
+    EXPECT_EQ(l.value()[2].stale, "it is exited, not running");
+
+    image_exists = false;  // removed since: nothing made from it can be told current
+    l = b.list_workers();
+    ASSERT_TRUE(l.ok()) << l.error();
+    for (const auto& h : l.value()) EXPECT_NE(h.stale, "") << h.worker_id;
 }
 
 }  // namespace

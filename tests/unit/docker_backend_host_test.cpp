@@ -88,6 +88,7 @@ TEST(DockerClient, NoDaemonIsATransportErrorNamingTheSocket) {
     ASSERT_FALSE(r.ok());
     EXPECT_THAT(r.error(), HasSubstr(socket));
     EXPECT_THAT(r.error(), HasSubstr("GET /_ping"));
+    EXPECT_EQ(r.kind(), ci::plugin::FailureKind::unavailable);
 }
 
 TEST(DockerBackend, OperationsFailAsValuesWithoutADaemon) {
@@ -111,7 +112,9 @@ TEST(DockerBackend, OperationsFailAsValuesWithoutADaemon) {
     EXPECT_FALSE(std::filesystem::exists(config.run_dir + "/default/0123456789ab"));
 
     spec.worker_id = "nothex";
-    EXPECT_THAT(backend.create_worker(spec).error(), HasSubstr("invalid spec"));
+    const auto invalid = backend.create_worker(spec);
+    EXPECT_THAT(invalid.error(), HasSubstr("invalid spec"));
+    EXPECT_EQ(invalid.kind(), ci::plugin::FailureKind::other);
     EXPECT_FALSE(backend.destroy_worker("../etc").ok());
     EXPECT_FALSE(backend.inspect_worker("0123456789ab").ok());
     EXPECT_FALSE(backend.list_workers().ok());

@@ -38,6 +38,7 @@ TEST(LoopDiskConfig, DefaultsForMissingOrEmptyTable) {
         EXPECT_EQ(c.owner_gid, 1000u);
         EXPECT_EQ(c.mount_options, "nosuid,nodev");
         EXPECT_EQ(c.max_size_mb, 65536u);
+        EXPECT_EQ(c.min_free_mb, 1024u);
         EXPECT_EQ(c.mount.flags, static_cast<unsigned long>(MS_NOSUID | MS_NODEV));
         EXPECT_EQ(c.mount.data, "");
     }
@@ -47,7 +48,7 @@ TEST(LoopDiskConfig, ReadsEveryKey) {
     const json table = {
         {"image_dir", "/srv/disks/"},  {"mount_dir", "/mnt/ci"},        {"instance", "gw-2"},
         {"owner_uid", 2000},           {"owner_gid", 2001},             {"mount_options", "nosuid,nodev,noexec,commit=30"},
-        {"max_size_mb", 1024},         {"path", "ignored/by/the/plugin.so"},
+        {"max_size_mb", 1024},         {"min_free_mb", 0},              {"path", "ignored/by/the/plugin.so"},
     };
     const StorageConfig c = parse_storage_config(table, "/etc/ci");
     EXPECT_EQ(c.image_dir, "/srv/disks");  // trailing slash dropped
@@ -56,6 +57,7 @@ TEST(LoopDiskConfig, ReadsEveryKey) {
     EXPECT_EQ(c.owner_uid, 2000u);
     EXPECT_EQ(c.owner_gid, 2001u);
     EXPECT_EQ(c.max_size_mb, 1024u);
+    EXPECT_EQ(c.min_free_mb, 0u);  // 0 turns the check off
     EXPECT_EQ(c.mount.flags, static_cast<unsigned long>(MS_NOSUID | MS_NODEV | MS_NOEXEC));
     EXPECT_EQ(c.mount.data, "commit=30");
 }
@@ -76,6 +78,9 @@ TEST(LoopDiskConfig, WrongTypesAndRangesAreNamed) {
     EXPECT_THAT(parse_error({{"owner_uid", -1}}), HasSubstr("plugins.loop-disk.owner_uid: must be between"));
     EXPECT_THAT(parse_error({{"owner_gid", "1000"}}), HasSubstr("plugins.loop-disk.owner_gid: expected an integer"));
     EXPECT_THAT(parse_error({{"max_size_mb", 0}}), HasSubstr("plugins.loop-disk.max_size_mb: must be between 1"));
+    EXPECT_THAT(parse_error({{"min_free_mb", -1}}), HasSubstr("plugins.loop-disk.min_free_mb: must be between 0"));
+    EXPECT_THAT(parse_error({{"min_free_mb", 1.5}}), HasSubstr("plugins.loop-disk.min_free_mb: expected an integer"));
+    EXPECT_THAT(parse_error({{"min_free_mb", std::uint64_t{1} << 40}}), HasSubstr("plugins.loop-disk.min_free_mb"));
     EXPECT_THAT(parse_error({{"mount_options", true}}), HasSubstr("plugins.loop-disk.mount_options: expected a string"));
     EXPECT_THAT(parse_error(json::array()), HasSubstr("plugins.loop-disk: expected a table"));
 }

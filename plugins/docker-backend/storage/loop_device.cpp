@@ -17,6 +17,7 @@
 namespace ci::loopdisk {
 namespace {
 
+using ci::plugin::FailureKind;
 using ci::plugin::Result;
 using ci::plugin::Status;
 
@@ -24,19 +25,6 @@ constexpr int kAttachAttempts = 16;
 constexpr unsigned kLoopMajor = 7;  // fixed block major of the loop driver
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// Opens /dev/loopN. Inside a container /dev may be a tmpfs that lacks nodes for devices the
-// kernel made after it was populated: make the node then.
-UniqueFd open_loop_device(const std::string& path, int number) {
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd && errno == ENOENT) {
-        if (::mknod(path.c_str(), S_IFBLK | 0600, makedev(kLoopMajor, static_cast<unsigned>(number))) != 0 &&
-            errno != EEXIST)
-            return UniqueFd();
-        fd = UniqueFd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    }
-    return fd;
-}
 
 void fill_info(loop_info64& info, const std::string& backing_path, std::uint32_t flags) {
     std::memset(&info, 0, sizeof(info));
@@ -97,10 +85,23 @@ Result<LoopDevice> LoopDevice::attach(int backing_fd, const std::string& backing
 
     std::string last_busy;
     for (int attempt = 0; attempt < kAttachAttempts; ++attempt) {
+        // The kernel has no device to give (max_loop, minors, memory): the host is out of them.
         const int number = ::ioctl(control.get(), LOOP_CTL_GET_FREE);
-        if (number < 0) return Result<LoopDevice>::failure("LOOP_CTL_GET_FREE: " + errno_text(errno));
+        if (number < 0)
+            return Result<LoopDevice>::failure("no free loop device: LOOP_CTL_GET_FREE: " + errno_text(errno),
+                                               FailureKind::exhausted);
         const std::string path = "/dev/loop" + std::to_string(number);
-        UniqueFd dev = open_loop_device(path, number);
+        UniqueFd dev(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+        if (!dev && errno == ENOENT) {
+            // Inside a container /dev may be a tmpfs that lacks nodes for devices the kernel made
+            // after it was populated; without the node this host has no more usable loop devices.
+            if (::mknod(path.c_str(), S_IFBLK | 0600, makedev(kLoopMajor, static_cast<unsigned>(number))) != 0 &&
+                errno != EEXIST)
+                return Result<LoopDevice>::failure("no free loop device: " + path + " has no node and making it failed: " +
+                                                       errno_text(errno),
+                                                   FailureKind::exhausted);
+            dev = UniqueFd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+        }
         if (!dev) {
             // Removed by someone else (LOOP_CTL_REMOVE) between GET_FREE and open: take another.
             if (errno == ENXIO || errno == ENOENT) {
@@ -122,7 +123,8 @@ Result<LoopDevice> LoopDevice::attach(int backing_fd, const std::string& backing
         }
     }
     return Result<LoopDevice>::failure("no free loop device after " + std::to_string(kAttachAttempts) +
-                                       " attempts (last: " + last_busy + ")");
+                                           " attempts (last: " + last_busy + ")",
+                                       FailureKind::exhausted);
 }
 
 LoopDevice::~LoopDevice() { detach_now(); }

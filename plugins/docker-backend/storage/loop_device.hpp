@@ -17,7 +17,8 @@ class LoopDevice {
 public:
     // Takes a free device (LOOP_CTL_GET_FREE) and binds `backing_fd` to it with LOOP_CONFIGURE
     // (autoclear, direct I/O), or LOOP_SET_FD + LOOP_SET_STATUS64 on kernels before 5.8. Another
-    // process may take the same free device first (EBUSY): a few fresh attempts are made.
+    // process may take the same free device first (EBUSY): a few fresh attempts are made. Fails
+    // with FailureKind::exhausted when the host has no loop device left to give.
     static ci::plugin::Result<LoopDevice> attach(int backing_fd, const std::string& backing_path);
 
     LoopDevice() = default;

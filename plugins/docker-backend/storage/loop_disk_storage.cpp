@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <utility>
 
+#include "../host_failure.hpp"
 #include "loop_device.hpp"
 #include "mount.hpp"
 #include "unique_fd.hpp"
@@ -25,6 +27,7 @@
 namespace ci::loopdisk {
 namespace {
 
+using ci::plugin::FailureKind;
 using ci::plugin::LogLevel;
 using ci::plugin::Result;
 using ci::plugin::Status;
@@ -135,6 +138,20 @@ std::string mkfs_or_throw() {
 
 }  // namespace
 
+Status check_free_space(const std::string& dir, std::uint64_t size_mb, std::uint64_t min_free_mb) {
+    if (min_free_mb == 0) return Status::success();
+    struct statvfs fs;
+    if (::statvfs(dir.c_str(), &fs) != 0)
+        return Status::failure("statvfs " + dir + ": " + errno_text(errno));
+    const std::uint64_t available_mb = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize >> 20;
+    const std::uint64_t needed_mb = size_mb + min_free_mb;
+    if (available_mb >= needed_mb) return Status::success();
+    return Status::failure("host disk nearly full: " + std::to_string(available_mb) + " MB available for " + dir +
+                               ", a " + std::to_string(size_mb) + " MB volume needs " + std::to_string(needed_mb) +
+                               " MB (its size plus min_free_mb " + std::to_string(min_free_mb) + ")",
+                           FailureKind::exhausted);
+}
+
 LoopDiskStorage::IdLock::IdLock(LoopDiskStorage& owner, const std::string& id) : owner_(owner), id_(id) {
     std::unique_lock lock(owner_.busy_mu_);
     owner_.busy_cv_.wait(lock, [&] { return !owner_.busy_.count(id_); });
@@ -174,8 +191,8 @@ void LoopDiskStorage::log(LogLevel level, const std::string& message) const {
 Result<Volume> LoopDiskStorage::allocate(const std::string& worker_id, std::uint64_t size_mb) {
     if (!is_valid_worker_id(worker_id))
         return Result<Volume>::failure("allocate: worker id '" + worker_id + "' is not 1 to 64 characters of [A-Za-z0-9_]");
-    const auto fail = [&](const std::string& step, const std::string& why) {
-        return Result<Volume>::failure("allocate " + worker_id + ": " + step + ": " + why);
+    const auto fail = [&](const std::string& step, const std::string& why, FailureKind kind = FailureKind::other) {
+        return host_failure::failure<Result<Volume>>("allocate " + worker_id + ": " + step + ": " + why, kind);
     };
     if (size_mb < 1 || size_mb > config_.max_size_mb)
         return fail("size", std::to_string(size_mb) + " MB is outside 1.." + std::to_string(config_.max_size_mb) +
@@ -187,6 +204,9 @@ Result<Volume> LoopDiskStorage::allocate(const std::string& worker_id, std::uint
     // Recreated if removed while running (e.g. /run cleaned).
     for (const auto* dir : {&config_.image_dir, &config_.mount_dir})
         if (auto st = ensure_directory(*dir, 0700); !st.ok()) return fail("directories", st.error());
+    // The images are sparse: refuse now rather than let them fill the host's disk later.
+    if (auto st = check_free_space(config_.image_dir, size_mb, config_.min_free_mb); !st.ok())
+        return Result<Volume>::failure("allocate " + worker_id + ": " + st.error(), st.kind());
 
     // The owners below are destroyed in reverse order on any early return: unmount, detach the
     // loop device, remove the mount point, delete the image.
@@ -206,7 +226,7 @@ Result<Volume> LoopDiskStorage::allocate(const std::string& worker_id, std::uint
     PathRemover mount_point_owner(target, true);
 
     auto loop = LoopDevice::attach(image_fd.get(), image);
-    if (!loop.ok()) return fail("loop device", loop.error());
+    if (!loop.ok()) return fail("loop device", loop.error(), loop.kind());
     auto mounted = Mount::ext4(loop.value().path(), target, config_.mount);
     if (!mounted.ok()) return fail("mount", mounted.error());
 
@@ -240,7 +260,7 @@ Status LoopDiskStorage::release(const std::string& worker_id) {
     const auto started = Clock::now();
     const std::string image = image_path(worker_id);
     const std::string target = mount_path(worker_id);
-    const auto fail = [&](const std::string& why) { return Status::failure("release " + worker_id + ": " + why); };
+    const auto fail = [&](const std::string& why) { return host_failure::failure<Status>("release " + worker_id + ": " + why); };
 
     // The volume is deleted next: do not make the unmount write back what the user left cached
     // (hundreds of ms and as many MB of disk writes for a full volume).
@@ -293,21 +313,21 @@ Result<std::vector<std::string>> LoopDiskStorage::list_volumes() {
     std::set<std::string> ids;
     if (auto st = scan_directory(config_.image_dir, [&](std::string_view n) { return worker_of_image_name(instance, n); }, ids);
         !st.ok())
-        return R::failure("list_volumes: " + st.error());
+        return host_failure::failure<R>("list_volumes: " + st.error());
     if (auto st = scan_directory(config_.mount_dir,
                                  [&](std::string_view n) { return worker_of_mount_point_name(instance, n); }, ids);
         !st.ok())
-        return R::failure("list_volumes: " + st.error());
+        return host_failure::failure<R>("list_volumes: " + st.error());
 
     auto mounts = read_mountinfo();
-    if (!mounts.ok()) return R::failure("list_volumes: " + mounts.error());
+    if (!mounts.ok()) return host_failure::failure<R>("list_volumes: " + mounts.error());
     for (const auto& m : mounts.value()) {
         const auto [parent, name] = split_parent(m.mount_point);
         if (parent == config_.mount_dir)
             if (auto id = worker_of_mount_point_name(instance, name)) ids.insert(*id);
     }
     auto loops = list_attached_loops();
-    if (!loops.ok()) return R::failure("list_volumes: " + loops.error());
+    if (!loops.ok()) return host_failure::failure<R>("list_volumes: " + loops.error());
     for (const auto& l : loops.value()) {
         const auto [parent, name] = split_parent(l.backing.path);
         if (parent == config_.image_dir)

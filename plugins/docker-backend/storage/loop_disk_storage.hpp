@@ -17,6 +17,10 @@
 
 namespace ci::loopdisk {
 
+// Fails (FailureKind::exhausted) when the file system holding `dir` has less than size_mb +
+// min_free_mb available (statvfs f_bavail * f_frsize). min_free_mb 0: always succeeds.
+ci::plugin::Status check_free_space(const std::string& dir, std::uint64_t size_mb, std::uint64_t min_free_mb);
+
 class LoopDiskStorage final : public ci::plugin::StorageProvider {
 public:
     using Log = std::function<void(ci::plugin::LogLevel, const std::string&)>;
@@ -24,6 +28,8 @@ public:
     // Checks the host can make volumes and creates image_dir and mount_dir (mode 0700: the mount
     // points hold every user's files, and host uid owner_uid must not reach them). Throws
     // std::runtime_error naming what is missing: root, /dev/loop-control, mkfs.ext4, a directory.
+    // Touches no existing volume: after a restart the core adopts live workers' volumes or
+    // releases them (list_volumes, release); neither this nor the destructor unmounts anything.
     LoopDiskStorage(StorageConfig config, Log log, FormatMethod method = FormatMethod::template_copy);
 
     ci::plugin::Result<ci::plugin::Volume> allocate(const std::string& worker_id, std::uint64_t size_mb) override;

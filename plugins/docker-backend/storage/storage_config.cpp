@@ -110,13 +110,13 @@ StorageConfig parse_storage_config(const json& config, const std::string& config
     if (!config.is_null() && !config.is_object())
         throw std::invalid_argument(table + ": expected a table, got " + std::string(config.type_name()));
     static const std::set<std::string> kKnown = {"image_dir",  "mount_dir",     "instance",    "owner_uid",
-                                                 "owner_gid",  "mount_options", "max_size_mb",
+                                                 "owner_gid",  "mount_options", "max_size_mb", "min_free_mb",
                                                  "path"};  // the loader's own key, tolerated
     if (config.is_object()) {
         for (const auto& [key, value] : config.items())
             if (!kKnown.count(key))
                 fail(table, key, "unknown key (known: image_dir, mount_dir, instance, owner_uid, owner_gid, "
-                                 "mount_options, max_size_mb)");
+                                 "mount_options, max_size_mb, min_free_mb)");
     }
 
     StorageConfig c;
@@ -132,6 +132,7 @@ StorageConfig parse_storage_config(const json& config, const std::string& config
         c.mount_options = v.get<std::string>();  // may be empty: nosuid,nodev still apply
     }
     read_integer(config, table, "max_size_mb", c.max_size_mb, 1, std::uint64_t{1} << 24);  // 16 TiB, ext4's limit
+    read_integer(config, table, "min_free_mb", c.min_free_mb, 0, std::uint64_t{1} << 32);   // 4 PiB
 
     c.image_dir = directory_path(config, table, "image_dir", c.image_dir, config_dir);
     c.mount_dir = directory_path(config, table, "mount_dir", c.mount_dir, config_dir);

@@ -21,6 +21,9 @@ struct StorageConfig {
     std::uint32_t owner_gid = 1000;
     std::string mount_options = "nosuid,nodev";
     std::uint64_t max_size_mb = 65536;                          // larger allocations are refused
+    // Space kept free on image_dir's file system: the images are sparse and fill it only as users
+    // write, so allocate refuses when less than size_mb + min_free_mb is available. 0: no check.
+    std::uint64_t min_free_mb = 1024;
     MountOptions mount;                                         // parsed from mount_options
 };
 

@@ -31,6 +31,9 @@ struct WorkerHandle {
     std::string worker_id;
     std::string backend_id;      // the backend's own name for it (a container id, ...)
     std::string agent_endpoint;  // ZeroMQ endpoint the gateway connects to: ipc://... or tcp://...
+    // Set by list_workers when the worker was made from another configuration than the backend's
+    // current one (another image...): the core removes such a worker instead of adopting it.
+    std::string stale;
 };
 
 enum class WorkerState { running, exited, oom_killed, missing };
@@ -49,7 +52,8 @@ public:
     virtual Result<WorkerHandle> create_worker(const WorkerSpec& spec) = 0;
     // Removes the worker and everything the backend made for it. Removing a missing worker succeeds.
     virtual Status destroy_worker(const std::string& worker_id) = 0;
-    // The workers this backend instance made and that still exist (running or not).
+    // The workers this backend instance made and that still exist (running or not). A restarted
+    // gateway adopts the running ones it knows (see WorkerHandle::stale) and destroys the rest.
     virtual Result<std::vector<WorkerHandle>> list_workers() = 0;
     virtual Result<WorkerStatus> inspect_worker(const std::string& worker_id) = 0;
 };

@@ -54,6 +54,9 @@ public:
         if constexpr (std::is_same_v<T, std::string>) {
             if (!node->is_string()) fail(full, "must be a string");
             out = *node->value<std::string>();
+        } else if constexpr (std::is_same_v<T, bool>) {
+            if (!node->is_boolean()) fail(full, "must be true or false");
+            out = *node->value<bool>();
         } else if constexpr (std::is_same_v<T, double>) {
             if (!node->is_number()) fail(full, "must be a number");
             out = *node->value<double>();
@@ -153,6 +156,10 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     pool.read("create_concurrency", c.pool.create_concurrency);
     pool.read_ms("session_idle_timeout", c.pool.session_idle_timeout);
     pool.read_ms("session_max_lifetime", c.pool.session_max_lifetime);
+    pool.read("state_file", c.pool.state_file);
+    if (!c.pool.state_file.empty()) c.pool.state_file = resolve_path(config_dir, c.pool.state_file);
+    pool.read_ms("drain_timeout", c.pool.drain_timeout);
+    pool.read("keep_workers_on_stop", c.pool.keep_workers_on_stop);
     pool.reject_unknown();
 
     Section worker(subtable(root, "worker"), "worker");
@@ -316,6 +323,8 @@ void validate(const GatewayConfig& c) {
                                           std::to_string(c.pool.max_total_workers) + ")");
     if (c.pool.create_concurrency < 1) fail("pool.create_concurrency", "must be at least 1");
     if (c.pool.worker_start_timeout.count() <= 0) fail("pool.worker_start_timeout", "must be positive");
+    if (c.pool.keep_workers_on_stop && c.pool.state_file.empty())
+        fail("pool.keep_workers_on_stop", "needs pool.state_file: kept workers are found again through it");
     if (!(c.worker.cpu > 0.0)) fail("worker.cpu", "must be positive");
     if (c.worker.ram_mb < 64) fail("worker.ram_mb", "must be at least 64");
     if (c.worker.disk_mb < 1) fail("worker.disk_mb", "must be at least 1");

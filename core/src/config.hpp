@@ -30,6 +30,13 @@ struct PoolConfig {
     // A session unused this long, or this old, is ended and its worker destroyed; 0: never.
     std::chrono::milliseconds session_idle_timeout{3'600'000};
     std::chrono::milliseconds session_max_lifetime{0};
+    // Ready workers, their keys and owners, saved so a restarted gateway adopts them; "": no
+    // restart recovery (every worker of the instance is removed at start).
+    std::string state_file = "var/pool-state.json";
+    // On SIGTERM: running executions get drain_timeout to finish; then the workers are destroyed,
+    // or kept for the next start to adopt when keep_workers_on_stop.
+    std::chrono::milliseconds drain_timeout{30'000};
+    bool keep_workers_on_stop = false;
 };
 
 struct WorkerConfig {

@@ -15,8 +15,7 @@ Gateway::Gateway(GatewayConfig config, LoadedPlugins plugins)
 Gateway::~Gateway() { stop(); }
 
 void Gateway::start() {
-    pool_.start();
-    sessions_.start();
+    sessions_.start(pool_.start());
 
     Pistache::Address address(config_.server.host, Pistache::Port(config_.server.port));
     endpoint_ = std::make_unique<Pistache::Http::Endpoint>(address);
@@ -48,11 +47,17 @@ std::uint16_t Gateway::port() const { return endpoint_ ? static_cast<std::uint16
 void Gateway::stop() {
     if (stopped_) return;
     stopped_ = true;
-    // Sessions first, while the HTTP server still runs: requests in flight are answered (409) and
-    // new ones refused (503 shutting_down) instead of being dropped with the endpoint. Destroying
-    // the workers takes long enough for those answers to be written.
-    sessions_.shutdown();
-    pool_.shutdown(std::chrono::seconds(30));
+    // Sessions first, while the HTTP server still runs: new requests are refused (503
+    // shutting_down), running ones get drain_timeout to finish, and what is still running then is
+    // answered instead of being dropped with the endpoint.
+    sessions_.drain(config_.pool.drain_timeout);
+    if (config_.pool.keep_workers_on_stop) {
+        sessions_.detach();
+        pool_.detach(std::chrono::seconds(30));
+    } else {
+        sessions_.shutdown();
+        pool_.shutdown(std::chrono::seconds(30));
+    }
     if (endpoint_) endpoint_->shutdown();
     hub_.stop();
     tasks_.stop();

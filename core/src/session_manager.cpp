@@ -1,9 +1,17 @@
 #include "session_manager.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include "log.hpp"
 
 namespace ci {
 namespace {
+
+std::int64_t unix_ms_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 void fail_all(std::deque<std::function<void(ExecutionOutcome)>>& dones, const ApiError& error) {
     for (auto& done : dones) done(error);
@@ -18,9 +26,27 @@ constexpr auto kExpiryMemory = std::chrono::hours(24);
 
 SessionManager::SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool,
                                AgentHub& hub, TaskRunner& tasks)
-    : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks) {}
+    : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks) {
+    pool_.set_on_leased_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
+}
 
-void SessionManager::start() {
+void SessionManager::start(const Adoption& adoption) {
+    {
+        std::lock_guard lock(mu_);
+        auto now = Clock::now();
+        auto unix_now = unix_ms_now();
+        for (const auto& adopted : adoption.sessions) {
+            Session& session = sessions_[adopted.user];
+            session.id = next_session_id_++;
+            session.worker = adopted.worker;
+            // The lifetime counts from the session's real start; idleness from now.
+            session.created = now - std::chrono::milliseconds(std::max<std::int64_t>(0, unix_now - adopted.started_ms));
+            session.last_used = now;
+            session.started_unix_ms = adopted.started_ms;
+            log_info("session " + std::to_string(session.id) + " adopted on worker " + adopted.worker->id);
+        }
+        for (const auto& user : adoption.lost_users) expired_[user] = Expiry{"lost_at_restart", now};
+    }
     if (limits_.session_idle_timeout.count() > 0 || limits_.session_max_lifetime.count() > 0)
         tasks_.post_after(kReapInterval, [this] { reap(); });
 }
@@ -62,7 +88,7 @@ void SessionManager::execute(const std::string& user, std::string code, Done don
     std::uint64_t new_session = 0;
     {
         std::unique_lock lock(mu_);
-        if (shutting_down_) {
+        if (shutting_down_ || draining_) {
             lock.unlock();
             done(ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
             return;
@@ -73,6 +99,7 @@ void SessionManager::execute(const std::string& user, std::string code, Done don
         if (inserted) {
             session.id = next_session_id_++;
             session.created = session.last_used = Clock::now();
+            session.started_unix_ms = unix_ms_now();
             new_session = session.id;
             if (auto expired = expired_.find(user); expired != expired_.end()) {
                 pending.previous_session = expired->second.reason;
@@ -100,6 +127,7 @@ void SessionManager::execute(const std::string& user, std::string code, Done don
 void SessionManager::on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker,
                                  std::optional<ApiError> error) {
     std::deque<Done> to_fail;
+    std::int64_t started_unix_ms = 0;
     {
         std::lock_guard lock(mu_);
         auto it = sessions_.find(user);
@@ -113,12 +141,16 @@ void SessionManager::on_acquired(const std::string& user, std::uint64_t session_
             for (auto& p : it->second.queue) to_fail.push_back(std::move(p.done));
             sessions_.erase(it);
         } else {
-            it->second.worker = std::move(worker);
-            log_info("session " + std::to_string(session_id) + " started on worker " + it->second.worker->id);
+            it->second.worker = worker;
+            started_unix_ms = it->second.started_unix_ms;
+            log_info("session " + std::to_string(session_id) + " started on worker " + worker->id);
             start_next(user, it->second);
         }
     }
-    if (error) fail_all(to_fail, *error);
+    if (error)
+        fail_all(to_fail, *error);
+    else
+        pool_.assign(worker, user, started_unix_ms);
 }
 
 void SessionManager::start_next(const std::string& user, Session& session) {
@@ -155,7 +187,15 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
 
     if (reply.status == AgentReply::Status::disconnected) {
         // The session was released or the gateway is stopping; the worker is already going.
-        done(ApiError{ErrorReason::session_released, "the session ended while this execution ran: " + reply.message});
+        bool stopping;
+        {
+            std::lock_guard lock(mu_);
+            stopping = shutting_down_;
+        }
+        if (stopping)
+            done(ApiError{ErrorReason::shutting_down, "the gateway stopped while this execution ran"});
+        else
+            done(ApiError{ErrorReason::session_released, "the session ended while this execution ran: " + reply.message});
         return;
     }
 
@@ -284,6 +324,41 @@ SessionStats SessionManager::stats() const {
     return s;
 }
 
+void SessionManager::on_worker_lost(const std::string& worker_id) {
+    WorkerPtr worker;
+    std::deque<Pending> queued;
+    {
+        std::lock_guard lock(mu_);
+        auto it = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& entry) {
+            return entry.second.worker && entry.second.worker->id == worker_id && !entry.second.running;
+        });
+        if (it == sessions_.end()) return;  // a running execution answers the loss itself
+        worker = it->second.worker;
+        expired_[it->first] = Expiry{"worker_lost", Clock::now()};
+        queued = end_session_locked(it->first, "its worker's agent went away");
+    }
+    for (auto& p : queued) p.done(ApiError{ErrorReason::worker_lost, "the session's worker went away"});
+    pool_.retire(worker, "its agent went away between executions");
+}
+
+void SessionManager::drain(std::chrono::milliseconds timeout) {
+    auto busy = [this] {
+        std::lock_guard lock(mu_);
+        draining_ = true;
+        return std::any_of(sessions_.begin(), sessions_.end(),
+                           [](const auto& entry) { return entry.second.running || !entry.second.queue.empty(); });
+    };
+    // Shutdown is rare and short: polling keeps every other path free of drain bookkeeping.
+    auto until = Clock::now() + timeout;
+    bool waiting = busy();
+    if (waiting) log_info("draining: waiting up to " + std::to_string(timeout.count()) + " ms for running executions");
+    while (waiting && Clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        waiting = busy();
+    }
+    if (waiting) log_warn("draining: executions still running after " + std::to_string(timeout.count()) + " ms");
+}
+
 void SessionManager::shutdown() {
     std::vector<std::string> users;
     {
@@ -292,6 +367,18 @@ void SessionManager::shutdown() {
         for (const auto& [user, session] : sessions_) users.push_back(user);
     }
     for (const auto& user : users) release(user);
+}
+
+void SessionManager::detach() {
+    std::deque<Pending> queued;
+    {
+        std::lock_guard lock(mu_);
+        shutting_down_ = true;
+        for (auto& [user, session] : sessions_)
+            for (auto& p : session.queue) queued.push_back(std::move(p));
+        sessions_.clear();
+    }
+    for (auto& p : queued) p.done(ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
 }
 
 }  // namespace ci

@@ -22,7 +22,8 @@ struct ExecutionAnswer {
     protocol::ExecutionResult result;
     bool new_session = false;      // this execution started a fresh session (no earlier state)
     std::string previous_session;  // for a new session: how the user's previous one ended, if the
-                                   // gateway ended it ("expired_idle", "expired_lifetime"); else empty
+                                   // gateway ended it ("expired_idle", "expired_lifetime",
+                                   // "worker_lost", "lost_at_restart"); else empty
 };
 
 using ExecutionOutcome = std::variant<ExecutionAnswer, ApiError>;
@@ -40,16 +41,22 @@ public:
     SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool, AgentHub& hub,
                    TaskRunner& tasks);
 
-    // Starts the reaper that ends sessions past their idle timeout or lifetime.
-    void start();
+    // Takes over the sessions of workers the pool adopted, then starts the reaper that ends
+    // sessions past their idle timeout or lifetime.
+    void start(const Adoption& adoption);
 
     // Runs code in user's session (made on first use); done is called exactly once, from any thread.
     void execute(const std::string& user, std::string code, Done done);
     // Destroys user's session and worker; false when the user has no session.
     bool release(const std::string& user);
     SessionStats stats() const;
+    // Refuses new requests and waits (at most timeout) until the running and queued ones are done.
+    void drain(std::chrono::milliseconds timeout);
     // Ends every session (their requests get shutting_down) and refuses new ones.
     void shutdown();
+    // Forgets every session without touching its worker (kept for the next start); requests
+    // still running get shutting_down.
+    void detach();
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -66,9 +73,10 @@ private:
         std::deque<Pending> queue;
         Clock::time_point created;
         Clock::time_point last_used;
+        std::int64_t started_unix_ms = 0;
     };
     struct Expiry {
-        std::string reason;  // "expired_idle" | "expired_lifetime"
+        std::string reason;  // ExecutionAnswer::previous_session
         Clock::time_point at;
     };
 
@@ -85,6 +93,9 @@ private:
     // queued requests, to be failed once the lock is released.
     std::deque<Pending> end_session_locked(const std::string& user, const std::string& why);
     void answer_failure(const WorkerPtr& worker, Done done, const AgentReply& reply);
+    // A leased worker's agent went away while no execution ran: the session ends now, so the
+    // user's next call starts a fresh one and is told why.
+    void on_worker_lost(const std::string& worker_id);
 
     ExecutionConfig config_;
     PoolConfig limits_;
@@ -98,6 +109,7 @@ private:
     // Users whose session the reaper ended, so their next call can be told; entries are dropped
     // after a day.
     std::unordered_map<std::string, Expiry> expired_;
+    bool draining_ = false;
     bool shutting_down_ = false;
 };
 

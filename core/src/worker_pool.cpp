@@ -1,12 +1,24 @@
 #include "worker_pool.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <unordered_set>
 
 #include "code_interpreter/protocol/crypto.hpp"
 #include "log.hpp"
 
 namespace ci {
 namespace {
+
+using plugin::FailureKind;
+using Clock = TaskRunner::Clock;
+
+// How often the pool checks workers under creation and retries failed removals.
+constexpr auto kReconcileInterval = std::chrono::seconds(1);
+// A worker being created is inspected once it has taken this long (its container may be dead).
+constexpr auto kInspectStartingAfter = std::chrono::seconds(1);
+// How long a saved worker's agent has to answer before it is not adopted.
+constexpr auto kAdoptPingTimeout = std::chrono::seconds(5);
 
 // Plugin calls never let an exception into the core.
 template <class F>
@@ -20,52 +32,149 @@ auto guarded(const char* what, F&& f) -> decltype(f()) {
     }
 }
 
-std::chrono::milliseconds backoff(int failures) {
-    // 0.5 s, 1 s, 2 s ... capped at 30 s.
-    auto ms = 500LL << std::min(failures - 1, 6);
-    return std::chrono::milliseconds(std::min<long long>(ms, 30'000));
+// 0.5 s, 1 s, 2 s ... capped at 30 s; an unreachable backend is probed every 2 s at most, so the
+// pool is rebuilt soon after it is back.
+std::chrono::milliseconds backoff(int failures, FailureKind kind) {
+    const long long cap = kind == FailureKind::unavailable ? 2'000 : 30'000;
+    return std::chrono::milliseconds(std::min(500LL << std::min(failures - 1, 6), cap));
 }
+
+std::int64_t ms_between(Clock::time_point from, Clock::time_point to) {
+    return std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
+}
+
+bool power_of_two(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
 }  // namespace
 
 WorkerPool::WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugin::IsolationBackend& backend,
                        plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks)
-    : pool_(pool), worker_(worker), backend_(backend), storage_(storage), hub_(hub), tasks_(tasks) {
+    : pool_(pool), worker_(worker), backend_(backend), storage_(storage), hub_(hub), tasks_(tasks),
+      state_(pool.state_file) {
     hub_.set_on_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
 }
 
-// An idle worker whose agent went away is replaced at once; a leased one is its session's to
-// notice (its next request fails fast with `lost`).
+void WorkerPool::set_on_leased_lost(LostCallback callback) { on_leased_lost_ = std::move(callback); }
+
+// An idle worker whose agent went away is replaced at once; a leased one is its session's.
 void WorkerPool::on_worker_lost(const std::string& worker_id) {
     WorkerPtr lost;
     {
         std::lock_guard lock(mu_);
         auto it = std::find_if(idle_.begin(), idle_.end(), [&](const WorkerPtr& w) { return w->id == worker_id; });
-        if (it == idle_.end()) return;
-        lost = *it;
-        idle_.erase(it);
+        if (it != idle_.end()) {
+            lost = *it;
+            idle_.erase(it);
+        }
     }
-    destroy(lost, "its agent went away while idle");
+    if (lost)
+        destroy(lost, "its agent went away while idle");
+    else if (on_leased_lost_)
+        on_leased_lost_(worker_id);
 }
 
-void WorkerPool::start() {
-    auto leftovers = guarded("list_workers", [&] { return backend_.list_workers(); });
-    if (!leftovers.ok()) throw std::runtime_error("cannot list existing workers: " + leftovers.error());
-    for (const auto& handle : leftovers.value()) {
-        log_info("removing worker " + handle.worker_id + " left by an earlier run");
-        auto status = guarded("destroy_worker", [&] { return backend_.destroy_worker(handle.worker_id); });
-        if (!status.ok()) throw std::runtime_error("cannot remove leftover worker " + handle.worker_id + ": " + status.error());
-    }
+Adoption WorkerPool::start() {
+    auto listed = guarded("list_workers", [&] { return backend_.list_workers(); });
+    if (!listed.ok()) throw std::runtime_error("cannot list existing workers: " + listed.error());
+    Adoption adoption;
+    adopt(listed.value(), adoption);
+
     if (storage_) {
         auto volumes = guarded("list_volumes", [&] { return storage_->list_volumes(); });
         if (!volumes.ok()) throw std::runtime_error("cannot list existing volumes: " + volumes.error());
         for (const auto& id : volumes.value()) {
+            if (ready_.count(id) && ready_[id].has_volume) continue;
             log_info("removing volume of worker " + id + " left by an earlier run");
             auto status = guarded("release", [&] { return storage_->release(id); });
             if (!status.ok()) throw std::runtime_error("cannot remove leftover volume " + id + ": " + status.error());
         }
     }
+    persist();
+    tasks_.post_after(kReconcileInterval, [this] { reconcile(); });
     fill();
+    return adoption;
+}
+
+// Runs before anything else uses the pool: no lock needed for the maps, but the agents' answers
+// arrive on the hub's thread.
+void WorkerPool::adopt(const std::vector<plugin::WorkerHandle>& listed, Adoption& adoption) {
+    std::unordered_map<std::string, SavedWorker> saved;
+    if (state_.enabled()) {
+        try {
+            for (auto& w : state_.load()) saved.emplace(w.id, std::move(w));
+        } catch (const std::exception& e) {
+            log_warn(std::string("ignoring the pool state file: ") + e.what());
+        }
+    }
+
+    struct Candidate {
+        WorkerPtr worker;
+        SavedWorker saved;
+        bool answered = false;
+    };
+    std::vector<Candidate> candidates;
+    std::vector<std::string> doomed;
+    for (const auto& handle : listed) {
+        auto it = saved.find(handle.worker_id);
+        std::string why = it == saved.end()           ? "unknown to the pool state file (half-created or from an older run)"
+                          : !handle.stale.empty()     ? handle.stale
+                          : handle.agent_endpoint.empty() ? "it has no agent endpoint"
+                                                          : "";
+        if (!why.empty()) {
+            log_info("removing worker " + handle.worker_id + " left by an earlier run: " + why);
+            doomed.push_back(handle.worker_id);
+            continue;
+        }
+        auto worker = std::make_shared<Worker>(Worker{handle.worker_id, it->second.key, handle, it->second.has_volume});
+        candidates.push_back(Candidate{worker, it->second});
+    }
+
+    // Ping the candidates together; only an agent that answers with the saved key is adopted.
+    std::mutex answers_mu;
+    std::condition_variable answers_cv;
+    std::size_t answers = 0;
+    for (auto& c : candidates) {
+        hub_.connect(c.worker->id, c.worker->handle.agent_endpoint, c.worker->key);
+        hub_.request(c.worker->id, {{"op", "ping"}}, Clock::now() + kAdoptPingTimeout, [&, &c = c](AgentReply reply) {
+            std::lock_guard lock(answers_mu);
+            c.answered = reply.status == AgentReply::Status::ok;
+            if (!c.answered) log_info("not adopting worker " + c.worker->id + ": its agent did not answer: " + reply.message);
+            ++answers;
+            answers_cv.notify_all();
+        });
+    }
+    {
+        std::unique_lock lock(answers_mu);
+        answers_cv.wait(lock, [&] { return answers == candidates.size(); });
+    }
+
+    std::unordered_set<std::string> adopted_users;
+    for (auto& c : candidates) {
+        if (!c.answered) {
+            hub_.disconnect(c.worker->id, "not adopted");
+            doomed.push_back(c.worker->id);
+            continue;
+        }
+        ready_[c.worker->id] = c.saved;
+        if (c.saved.user.empty()) {
+            idle_.push_back(c.worker);
+        } else {
+            ++leased_;
+            adopted_users.insert(c.saved.user);
+            adoption.sessions.push_back(AdoptedSession{c.saved.user, c.worker, c.saved.session_started_ms});
+        }
+    }
+    for (const auto& [id, w] : saved)
+        if (!w.user.empty() && !adopted_users.count(w.user)) adoption.lost_users.push_back(w.user);
+    if (!candidates.empty() || !saved.empty())
+        log_info("adopted " + std::to_string(idle_.size() + adoption.sessions.size()) + " worker(s) (" +
+                 std::to_string(adoption.sessions.size()) + " with a session); " +
+                 std::to_string(adoption.lost_users.size()) + " saved session(s) could not be kept");
+
+    for (const auto& id : doomed) {
+        auto status = guarded("destroy_worker", [&] { return backend_.destroy_worker(id); });
+        if (!status.ok()) throw std::runtime_error("cannot remove leftover worker " + id + ": " + status.error());
+    }
 }
 
 void WorkerPool::acquire(AcquireCallback callback) {
@@ -85,8 +194,19 @@ void WorkerPool::acquire(AcquireCallback callback) {
         return;
     }
     int total = static_cast<int>(idle_.size()) + creating_ + leased_ + destroying_;
+    bool at_limit = total >= pool_.max_total_workers;
+    // While the backend is down, an image is missing or the host is out of space, waiting would
+    // only end in a timeout: say so now, unless a probe can start (back-off over, room left).
+    // Before the limit check: failed creations' removals may fill the pool until the backend is back.
+    if (consecutive_failures_ > 0 && failure_kind_ != FailureKind::other && creating_ == 0 &&
+        (Clock::now() < retry_after_ || at_limit)) {
+        std::string why = last_create_error_;
+        lock.unlock();
+        callback(nullptr, ApiError{ErrorReason::backend_unavailable, "cannot create a worker: " + why});
+        return;
+    }
     // At the limit, a new session can only wait for a creation already under way.
-    if (total >= pool_.max_total_workers && static_cast<int>(waiters_.size()) >= creating_) {
+    if (at_limit && static_cast<int>(waiters_.size()) >= creating_) {
         lock.unlock();
         callback(nullptr, ApiError{ErrorReason::pool_exhausted,
                                    "no worker available: all " + std::to_string(pool_.max_total_workers) +
@@ -98,6 +218,17 @@ void WorkerPool::acquire(AcquireCallback callback) {
     lock.unlock();
     tasks_.post_after(pool_.acquire_timeout, [this, id] { expire_waiter(id); });
     fill();
+}
+
+void WorkerPool::assign(const WorkerPtr& worker, const std::string& user, std::int64_t started_ms) {
+    {
+        std::lock_guard lock(mu_);
+        auto it = ready_.find(worker->id);
+        if (it == ready_.end()) return;
+        it->second.user = user;
+        it->second.session_started_ms = started_ms;
+    }
+    persist();
 }
 
 void WorkerPool::expire_waiter(std::uint64_t id) {
@@ -120,7 +251,7 @@ void WorkerPool::fill() {
     {
         std::lock_guard lock(mu_);
         if (shutting_down_) return;
-        auto now = TaskRunner::Clock::now();
+        auto now = Clock::now();
         if (consecutive_failures_ > 0 && now < retry_after_) {
             if (!retry_scheduled_) {
                 retry_scheduled_ = true;
@@ -151,7 +282,7 @@ void WorkerPool::create_one() {
     auto worker = std::make_shared<Worker>();
     worker->id = protocol::random_hex(6);
     worker->key = protocol::random_hex(32);
-    auto started = TaskRunner::Clock::now();
+    auto started = Clock::now();
 
     plugin::WorkerSpec spec;
     spec.worker_id = worker->id;
@@ -160,36 +291,51 @@ void WorkerPool::create_one() {
     spec.workspace_mb = worker_.disk_mb;
     if (storage_) {
         auto volume = guarded("allocate", [&] { return storage_->allocate(worker->id, worker_.disk_mb); });
-        if (!volume.ok()) return on_create_failed("workspace volume: " + volume.error());
+        if (!volume.ok()) return on_create_failed("workspace volume: " + volume.error(), volume.kind());
         spec.workspace_host_path = volume.value().host_path;
         worker->has_volume = true;
     }
     auto handle = guarded("create_worker", [&] { return backend_.create_worker(spec); });
     if (!handle.ok()) {
-        if (worker->has_volume) guarded("release", [&] { return storage_->release(worker->id); });
-        return on_create_failed(handle.error());
+        // The backend undoes what it made, but cannot when it lost its daemon half-way: removal
+        // (of the volume too) is retried until it succeeds.
+        {
+            std::lock_guard lock(mu_);
+            ++destroying_;
+        }
+        tasks_.post([this, worker] { remove(worker, "its creation failed", true); });
+        return on_create_failed(handle.error(), handle.kind());
     }
     worker->handle = handle.value();
+    {
+        std::lock_guard lock(mu_);
+        starting_[worker->id] = Starting{worker, started};
+    }
 
     hub_.connect(worker->id, worker->handle.agent_endpoint, worker->key);
     WorkerPtr ready = worker;
     hub_.request(worker->id, {{"op", "ping"}}, started + pool_.worker_start_timeout,
                  [this, ready, started](AgentReply reply) {
+                     {
+                         std::lock_guard lock(mu_);
+                         starting_.erase(ready->id);
+                     }
                      if (reply.status == AgentReply::Status::ok) {
-                         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(TaskRunner::Clock::now() - started);
-                         log_info("worker " + ready->id + " ready in " + std::to_string(ms.count()) + " ms");
+                         log_info("worker " + ready->id + " ready in " + std::to_string(ms_between(started, Clock::now())) + " ms");
                          on_ready(ready);
                          return;
                      }
                      std::string why = "agent of worker " + ready->id + " did not become ready: " + reply.message;
                      destroy(ready, why);
-                     on_create_failed(why);
+                     on_create_failed(why, FailureKind::other);
                  });
 }
 
 void WorkerPool::on_ready(const WorkerPtr& worker) {
     std::unique_lock lock(mu_);
     --creating_;
+    if (consecutive_failures_ > 0)
+        log_info("worker creation works again after " + std::to_string(consecutive_failures_) + " failure(s)");
     consecutive_failures_ = 0;
     last_create_error_.clear();
     if (shutting_down_) {
@@ -197,6 +343,7 @@ void WorkerPool::on_ready(const WorkerPtr& worker) {
         destroy(worker, "the gateway is stopping");
         return;
     }
+    ready_[worker->id] = SavedWorker{worker->id, worker->key, worker->has_volume, "", 0};
     if (!waiters_.empty()) {
         auto callback = std::move(waiters_.front().callback);
         waiters_.pop_front();
@@ -207,16 +354,23 @@ void WorkerPool::on_ready(const WorkerPtr& worker) {
         idle_.push_back(worker);
         lock.unlock();
     }
+    persist();
     fill();
 }
 
 // Ends one creation attempt (counted in creating_) as failed.
-void WorkerPool::on_create_failed(const std::string& why) {
-    log_error("worker creation failed: " + why);
+void WorkerPool::on_create_failed(const std::string& why, FailureKind kind) {
     std::unique_lock lock(mu_);
     --creating_;
+    auto now = Clock::now();
+    if (consecutive_failures_ == 0) failing_since_ = now;
     ++consecutive_failures_;
-    retry_after_ = TaskRunner::Clock::now() + backoff(consecutive_failures_);
+    failure_kind_ = kind;
+    retry_after_ = now + backoff(consecutive_failures_, kind);
+    // A lasting condition is logged at its start and then ever more rarely.
+    if (power_of_two(consecutive_failures_) || why != last_create_error_)
+        log_error("worker creation failed (" + std::to_string(consecutive_failures_) + " in a row, " +
+                  condition_locked() + "): " + why);
     last_create_error_ = why;
     // Waiters beyond what the creations still under way can serve are told now.
     std::deque<Waiter> failed;
@@ -240,30 +394,80 @@ void WorkerPool::retire(WorkerPtr worker, const std::string& why) {
 }
 
 void WorkerPool::destroy(WorkerPtr worker, const std::string& why) {
+    bool was_ready;
     {
         std::lock_guard lock(mu_);
         ++destroying_;
+        was_ready = ready_.erase(worker->id) > 0;
     }
+    if (was_ready) persist();
     hub_.disconnect(worker->id, why);
-    tasks_.post([this, worker, why] {
-        log_info("destroying worker " + worker->id + ": " + why);
-        auto status = guarded("destroy_worker", [&] { return backend_.destroy_worker(worker->id); });
-        if (!status.ok()) log_error("worker " + worker->id + ": " + status.error());
-        if (worker->has_volume) {
-            auto released = guarded("release", [&] { return storage_->release(worker->id); });
-            if (!released.ok()) log_error("volume of worker " + worker->id + ": " + released.error());
-        }
+    tasks_.post([this, worker, why] { remove(worker, why, true); });
+}
+
+// Removes a worker (counted in destroying_) and its volume; on failure it stays counted and the
+// reconciler tries again, so a daemon that was down cannot leave workers behind.
+void WorkerPool::remove(const WorkerPtr& worker, const std::string& why, bool first_attempt) {
+    if (first_attempt) log_info("destroying worker " + worker->id + ": " + why);
+    auto status = guarded("destroy_worker", [&] { return backend_.destroy_worker(worker->id); });
+    if (status.ok() && worker->has_volume) status = guarded("release", [&] { return storage_->release(worker->id); });
+    if (!status.ok()) {
+        if (first_attempt) log_error("worker " + worker->id + " not removed yet (retrying): " + status.error());
+        std::lock_guard lock(mu_);
+        zombies_.push_back(worker);
+        return;
+    }
+    if (!first_attempt) log_info("worker " + worker->id + " removed at last");
+    {
+        std::lock_guard lock(mu_);
+        --destroying_;
+    }
+    drained_.notify_all();
+    fill();
+}
+
+// Runs every second: retries failed removals, fails creations whose worker died before its agent
+// ever answered (otherwise noticed only at worker_start_timeout), and refills a pool that lost
+// workers while nothing else asked for a creation (within the back-off).
+void WorkerPool::reconcile() {
+    std::vector<WorkerPtr> retry;
+    std::vector<WorkerPtr> check;
+    {
+        std::lock_guard lock(mu_);
+        retry.swap(zombies_);
+        auto now = Clock::now();
+        for (const auto& [id, s] : starting_)
+            if (now - s.since >= kInspectStartingAfter) check.push_back(s.worker);
+    }
+    for (const auto& worker : retry) remove(worker, "retry", false);
+    for (const auto& worker : check) {
+        auto status = inspect(worker);
+        if (!status.ok() || status.value().state == plugin::WorkerState::running) continue;
+        bool still_starting;
         {
             std::lock_guard lock(mu_);
-            --destroying_;
+            still_starting = starting_.count(worker->id) > 0;
         }
-        drained_.notify_all();
-        fill();
-    });
+        if (still_starting)
+            hub_.disconnect(worker->id, "the worker stopped before its agent answered (" + status.value().detail + ")");
+    }
+    fill();
+    tasks_.post_after(kReconcileInterval, [this] { reconcile(); });
 }
 
 plugin::Result<plugin::WorkerStatus> WorkerPool::inspect(const WorkerPtr& worker) {
     return guarded("inspect_worker", [&] { return backend_.inspect_worker(worker->id); });
+}
+
+std::string WorkerPool::condition_locked() const {
+    if (consecutive_failures_ == 0) return "ok";
+    switch (failure_kind_) {
+        case FailureKind::unavailable: return "backend_unavailable";
+        case FailureKind::not_found: return "image_missing";
+        case FailureKind::exhausted: return "host_exhausted";
+        case FailureKind::other: break;
+    }
+    return "creation_failing";
 }
 
 PoolStats WorkerPool::stats() const {
@@ -274,11 +478,34 @@ PoolStats WorkerPool::stats() const {
     s.creating = creating_;
     s.destroying = destroying_;
     s.waiting = static_cast<int>(waiters_.size());
+    s.condition = condition_locked();
     s.last_create_error = last_create_error_;
+    s.consecutive_failures = consecutive_failures_;
+    if (consecutive_failures_ > 0) {
+        auto now = Clock::now();
+        s.failing_for_ms = ms_between(failing_since_, now);
+        s.next_retry_in_ms = ms_between(now, retry_after_);
+    }
     return s;
 }
 
-void WorkerPool::shutdown(std::chrono::milliseconds wait) {
+void WorkerPool::persist() {
+    if (!state_.enabled()) return;
+    std::lock_guard save_lock(save_mu_);
+    std::vector<SavedWorker> snapshot;
+    {
+        std::lock_guard lock(mu_);
+        snapshot.reserve(ready_.size());
+        for (const auto& [id, w] : ready_) snapshot.push_back(w);
+    }
+    try {
+        state_.save(snapshot);
+    } catch (const std::exception& e) {
+        log_error(std::string("cannot save the pool state (a restart would not keep sessions): ") + e.what());
+    }
+}
+
+std::deque<WorkerPtr> WorkerPool::stop_creating() {
     std::deque<WorkerPtr> idle;
     std::deque<Waiter> waiters;
     {
@@ -288,10 +515,33 @@ void WorkerPool::shutdown(std::chrono::milliseconds wait) {
         waiters.swap(waiters_);
     }
     for (auto& w : waiters) w.callback(nullptr, ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
-    for (auto& worker : idle) destroy(worker, "the gateway is stopping");
+    return idle;
+}
+
+void WorkerPool::wait_until(std::chrono::milliseconds wait, const std::function<bool()>& done, const char* what) {
     std::unique_lock lock(mu_);
-    if (!drained_.wait_for(lock, wait, [this] { return creating_ + leased_ + destroying_ == 0; }))
-        log_warn("shutdown: workers still present after " + std::to_string(wait.count()) + " ms");
+    if (!drained_.wait_for(lock, wait, done))
+        log_warn(std::string("shutdown: ") + what + " after " + std::to_string(wait.count()) + " ms");
+}
+
+void WorkerPool::shutdown(std::chrono::milliseconds wait) {
+    for (auto& worker : stop_creating()) destroy(worker, "the gateway is stopping");
+    wait_until(wait, [this] { return creating_ + leased_ + destroying_ == 0; }, "workers still present");
+    // Nothing is left to adopt.
+    if (state_.enabled()) state_.remove();
+}
+
+void WorkerPool::detach(std::chrono::milliseconds wait) {
+    std::deque<WorkerPtr> idle = stop_creating();
+    {
+        std::lock_guard lock(mu_);
+        idle_ = std::move(idle);  // kept, not destroyed
+    }
+    // Workers still being created are destroyed when ready (shutting_down_).
+    wait_until(wait, [this] { return creating_ + destroying_ == 0; }, "workers still being created or removed");
+    persist();
+    std::lock_guard lock(mu_);
+    log_info("kept " + std::to_string(ready_.size()) + " worker(s) for the next start (" + state_.path() + ")");
 }
 
 }  // namespace ci

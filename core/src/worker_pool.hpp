@@ -1,6 +1,7 @@
 #pragma once
 // The warm pool: keeps min_idle_workers ready, never more than max_total_workers in all, hands
 // idle workers to new sessions, and destroys used ones in the background ("cattle, not pets").
+// It saves its ready workers (pool_state.hpp) so a restarted gateway adopts them.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -10,12 +11,15 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "agent_hub.hpp"
 #include "api_error.hpp"
 #include "code_interpreter/plugin/isolation_backend.hpp"
 #include "code_interpreter/plugin/storage_provider.hpp"
 #include "config.hpp"
+#include "pool_state.hpp"
 #include "task_runner.hpp"
 
 namespace ci {
@@ -32,43 +36,81 @@ struct PoolStats {
     int idle = 0;
     int busy = 0;      // leased to sessions
     int creating = 0;
-    int destroying = 0;
+    int destroying = 0;  // including workers whose removal failed and is retried
     int waiting = 0;   // sessions waiting for a worker
     int total() const { return idle + busy + creating + destroying; }
+    // "ok", or why creations fail now: backend_unavailable, image_missing, host_exhausted,
+    // creation_failing.
+    std::string condition = "ok";
     std::string last_create_error;  // empty after a success
+    int consecutive_failures = 0;
+    std::int64_t failing_for_ms = 0;
+    std::int64_t next_retry_in_ms = 0;
+};
+
+// A session that lived on a worker the pool adopted at start.
+struct AdoptedSession {
+    std::string user;
+    WorkerPtr worker;
+    std::int64_t started_ms = 0;  // Unix time
+};
+
+struct Adoption {
+    std::vector<AdoptedSession> sessions;
+    std::vector<std::string> lost_users;  // users whose saved session's worker could not be adopted
 };
 
 class WorkerPool {
 public:
     using AcquireCallback = std::function<void(WorkerPtr, std::optional<ApiError>)>;
+    using LostCallback = std::function<void(const std::string& worker_id)>;
 
     WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugin::IsolationBackend& backend,
                plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks);
 
-    // Removes workers and volumes left by an earlier run of this instance, then starts filling.
-    void start();
+    // Adopts the live workers the state file names (their sessions are returned), removes every
+    // other worker and volume of this instance, then starts filling.
+    Adoption start();
     // Calls back exactly once, maybe before returning, with a worker leased to the caller or why not.
     void acquire(AcquireCallback callback);
+    // Records which session a leased worker serves (saved for restart recovery).
+    void assign(const WorkerPtr& worker, const std::string& user, std::int64_t started_ms);
     // Takes back a leased worker and destroys it in the background.
     void retire(WorkerPtr worker, const std::string& why);
     // Asks the backend how a worker is doing (blocking: call from a task).
     plugin::Result<plugin::WorkerStatus> inspect(const WorkerPtr& worker);
+    // Called (on the agent I/O thread) when a leased worker's agent goes away between executions.
+    void set_on_leased_lost(LostCallback callback);
     PoolStats stats() const;
     // Stops creating, destroys idle workers, and waits (bounded) until every worker is gone.
     void shutdown(std::chrono::milliseconds wait);
+    // Stops creating and keeps the ready workers for the next start to adopt.
+    void detach(std::chrono::milliseconds wait);
 
 private:
     struct Waiter {
         std::uint64_t id;
         AcquireCallback callback;
     };
+    struct Starting {
+        WorkerPtr worker;
+        TaskRunner::Clock::time_point since;
+    };
+    void adopt(const std::vector<plugin::WorkerHandle>& listed, Adoption& adoption);
     void fill();
     void create_one();
     void on_ready(const WorkerPtr& worker);
-    void on_create_failed(const std::string& why);
+    void on_create_failed(const std::string& why, plugin::FailureKind kind);
     void destroy(WorkerPtr worker, const std::string& why);  // counted in destroying_
+    void remove(const WorkerPtr& worker, const std::string& why, bool first_attempt);
+    void reconcile();
     void expire_waiter(std::uint64_t id);
     void on_worker_lost(const std::string& worker_id);
+    void persist();
+    // Stops creating and answers the waiters; returns the idle workers.
+    std::deque<WorkerPtr> stop_creating();
+    void wait_until(std::chrono::milliseconds wait, const std::function<bool()>& done, const char* what);
+    std::string condition_locked() const;
 
     PoolConfig pool_;
     WorkerConfig worker_;
@@ -76,16 +118,24 @@ private:
     plugin::StorageProvider* storage_;
     AgentHub& hub_;
     TaskRunner& tasks_;
+    PoolStateFile state_;
+    std::mutex save_mu_;  // one state file write at a time, each of a fresh snapshot
+    LostCallback on_leased_lost_;
 
     mutable std::mutex mu_;
     std::condition_variable drained_;
     std::deque<WorkerPtr> idle_;
     std::deque<Waiter> waiters_;
     std::uint64_t next_waiter_ = 1;
+    std::unordered_map<std::string, SavedWorker> ready_;    // idle and leased workers, as saved
+    std::unordered_map<std::string, Starting> starting_;    // made, agent not yet answering
+    std::vector<WorkerPtr> zombies_;                         // removal failed; retried
     int creating_ = 0;
     int leased_ = 0;
     int destroying_ = 0;
     int consecutive_failures_ = 0;
+    plugin::FailureKind failure_kind_ = plugin::FailureKind::other;
+    TaskRunner::Clock::time_point failing_since_{};
     TaskRunner::Clock::time_point retry_after_{};
     bool retry_scheduled_ = false;
     std::string last_create_error_;

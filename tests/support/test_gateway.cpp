@@ -15,24 +15,32 @@
 
 namespace ci::test {
 
-TestGateway::TestGateway(const std::string& name, TestGatewayOptions options)
-    : instance_("t" + std::to_string(::getpid()) + "-" + name) {
+std::string gateway_toml(const std::string& instance, const TestGatewayOptions& options) {
     std::string toml = "log_level = \"warn\"\n"
                        "[server]\nport = 0\n"
                        "[pool]\nmin_idle_workers = " + std::to_string(options.min_idle) +
                        "\nmax_total_workers = " + std::to_string(options.max_total) +
-                       "\nacquire_timeout = 60\n" + options.pool_toml + "\n"
+                       "\nacquire_timeout = 60\nstate_file = \"" + state_file_of(instance) +
+                       "\"\ndrain_timeout = " + std::to_string(options.drain_timeout_s) +
+                       "\nkeep_workers_on_stop = " + (options.keep_workers_on_stop ? "true" : "false") + "\n" +
+                       options.pool_toml + "\n"
                        "[execution]\ntimeout = " + std::to_string(options.timeout_s) + "\n" +
                        options.execution_toml + "\n" +
                        options.extra_toml +
                        "\n[plugins.auth-token]\npath = \"" CI_BUILD_DIR "/plugins/libci_auth_token.so\"\n"
                        "token = \"" + kUserToken + "\"\nadmin_token = \"" + kAdminToken + "\"\n"
                        "[plugins.docker-backend]\npath = \"" CI_BUILD_DIR "/plugins/libci_docker_backend.so\"\n"
-                       "instance = \"" + instance_ + "\"\n" + options.backend_toml + "\n" + options.plugins_toml;
+                       "instance = \"" + instance + "\"\n" + options.backend_toml + "\n" + options.plugins_toml;
     if (options.loop_disk)
         toml += "\n[plugins.loop-disk]\npath = \"" CI_BUILD_DIR "/plugins/libci_loop_disk_storage.so\"\n"
-                "instance = \"" + instance_ + "\"\n";
-    GatewayConfig config = parse_config(toml, CI_SOURCE_DIR);
+                "instance = \"" + instance + "\"\n" + options.loop_disk_toml;
+    return toml;
+}
+
+std::string instance_name(const std::string& name) { return "t" + std::to_string(::getpid()) + "-" + name; }
+
+TestGateway::TestGateway(const std::string& name, TestGatewayOptions options) : instance_(instance_name(name)) {
+    GatewayConfig config = parse_config(gateway_toml(instance_, options), CI_SOURCE_DIR);
     validate(config);
     gateway_ = std::make_unique<Gateway>(config, load_plugins(config));
     gateway_->start();
@@ -74,6 +82,12 @@ int count_networks(const std::string& instance) {
 }
 
 std::string run_dir_of(const std::string& instance) { return "/run/code-interpreter/" + instance; }
+
+std::string state_file_of(const std::string& instance) {
+    return (std::filesystem::temp_directory_path() / ("ci-" + instance + "-pool-state.json")).string();
+}
+
+std::string TestGateway::state_file() const { return state_file_of(instance_); }
 
 std::string volume_leftovers(const std::string& instance) {
     namespace fs = std::filesystem;

@@ -20,8 +20,16 @@ struct TestGatewayOptions {
     std::string execution_toml;  // more keys of [execution]
     std::string backend_toml;  // more keys of [plugins.docker-backend]
     std::string plugins_toml;  // more plugin tables
+    std::string loop_disk_toml;  // more keys of [plugins.loop-disk]
     bool loop_disk = true;     // workspaces on loop-disk volumes (else the backend's tmpfs)
+    double drain_timeout_s = 2;  // stop waits this long for running executions
+    bool keep_workers_on_stop = false;
 };
+
+// "t<pid>-<name>": the instance label of a test gateway named name.
+std::string instance_name(const std::string& name);
+// The configuration a test gateway of that instance runs with.
+std::string gateway_toml(const std::string& instance, const TestGatewayOptions& options);
 
 class TestGateway {
 public:
@@ -29,6 +37,8 @@ public:
     ~TestGateway();
     std::string url(const std::string& path) const;
     const std::string& instance() const { return instance_; }
+    // The pool state file: one per instance, so a second TestGateway of the same name adopts.
+    std::string state_file() const;
     void stop();
 
 private:
@@ -40,6 +50,7 @@ private:
 int count_containers(const std::string& instance);
 int count_networks(const std::string& instance);
 std::string run_dir_of(const std::string& instance);
+std::string state_file_of(const std::string& instance);
 // Mounts, loop devices and volume images of this instance's default loop-disk directories, one
 // per line; empty when none is left.
 std::string volume_leftovers(const std::string& instance);

@@ -151,3 +151,22 @@ TEST(Config, PluginSettingFlagRejectsUnknownPluginsAndBadForms) {
 
 }  // namespace
 }  // namespace ci
+
+namespace ci {
+namespace {
+
+TEST(Config, RestartSettingsResolveTheStateFileAndCheckTheirTypes) {
+    EXPECT_EQ(parse("").pool.state_file, "/etc/ci/var/pool-state.json");
+    EXPECT_FALSE(parse("").pool.keep_workers_on_stop);
+    GatewayConfig c = parse("[pool]\nstate_file = \"/srv/state.json\"\nkeep_workers_on_stop = true\ndrain_timeout = 2.5\n");
+    EXPECT_EQ(c.pool.state_file, "/srv/state.json");
+    EXPECT_TRUE(c.pool.keep_workers_on_stop);
+    EXPECT_EQ(c.pool.drain_timeout, std::chrono::milliseconds(2500));
+    EXPECT_EQ(parse("[pool]\nstate_file = \"\"\n").pool.state_file, "");
+    EXPECT_EQ(error_of("[pool]\nkeep_workers_on_stop = 1\n"), "pool.keep_workers_on_stop: must be true or false");
+    EXPECT_EQ(error_of("[pool]\nstate_file = \"\"\nkeep_workers_on_stop = true\n"),
+              "pool.keep_workers_on_stop: needs pool.state_file: kept workers are found again through it");
+}
+
+}  // namespace
+}  // namespace ci

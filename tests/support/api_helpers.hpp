@@ -1,0 +1,28 @@
+#pragma once
+// Calls the tests make again and again: execute as a user, read /status, wait for a condition.
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "http_client.hpp"
+
+namespace ci::test {
+
+// A valid, recognisable user_uuid for test number n.
+std::string user_of(int n);
+// POST base_url + "/execute" as user; transport errors come back as status 0 with the error text.
+HttpResponse execute_as(const std::string& base_url, const std::string& user, const std::string& code,
+                        long timeout_s = 120);
+// The body as JSON (null when it is not JSON).
+nlohmann::json body_of(const HttpResponse& response);
+// The "reason" of an error body; "" when absent.
+std::string reason_of(const HttpResponse& response);
+// GET base_url + "/status" with the admin token; null on any failure.
+nlohmann::json status_of(const std::string& base_url);
+// Polls until pred() holds or the time is up; returns whether it held.
+bool wait_until(const std::function<bool()>& pred, std::chrono::steady_clock::duration limit,
+                std::chrono::steady_clock::duration every = std::chrono::milliseconds(100));
+
+}  // namespace ci::test

@@ -15,12 +15,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "code_interpreter/fd/unique_fd.hpp"
 #include "docker_api.hpp"
 #include "host_failure.hpp"
 #include "worker_dir.hpp"
 
 namespace ci::docker {
 
+using ci::fd::UniqueFd;
 using ci::plugin::FailureKind;
 using ci::plugin::LogLevel;
 using ci::plugin::Result;

@@ -9,8 +9,11 @@
 #include <filesystem>
 #include <system_error>
 
+#include "code_interpreter/fd/unique_fd.hpp"
+
 namespace ci::docker {
 
+using ci::fd::UniqueFd;
 using ci::plugin::Status;
 
 namespace {
@@ -18,17 +21,6 @@ namespace {
 std::string errno_text(int err) { return std::strerror(err); }
 
 }  // namespace
-
-void UniqueFd::reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-}
-
-int UniqueFd::close() {
-    if (fd_ < 0) return 0;
-    const int rc = ::close(std::exchange(fd_, -1));
-    return rc == 0 ? 0 : errno;
-}
 
 Status ensure_directory(const std::string& path) {
     std::error_code ec;

@@ -3,38 +3,10 @@
 #include <sys/types.h>
 
 #include <string>
-#include <utility>
 
 #include "code_interpreter/plugin/result.hpp"
 
 namespace ci::docker {
-
-// Move-only owner of a file descriptor.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    ~UniqueFd() { reset(); }
-    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    // Closes now and reports close()'s error (0 when fine).
-    int close();
-
-private:
-    void reset();
-    int fd_ = -1;
-};
 
 // mkdir -p with mode 0755 for missing components (existing ones are left as they are).
 ci::plugin::Status ensure_directory(const std::string& path);

@@ -12,13 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_client.hpp"
+#include "api_helpers.hpp"
 #include "test_gateway.hpp"
 
 namespace ci::test {
 namespace {
 
-using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 class FaultTest : public ::testing::Test {
@@ -32,16 +31,13 @@ protected:
         EXPECT_EQ(volume_leftovers(instance), "");
     }
 
-    static HttpResponse run(const std::string& user, const std::string& code) {
-        return http_request("POST", gateway_->url("/execute"), json{{"user_uuid", user}, {"code", code}}.dump(),
-                            kUserToken, 120);
-    }
+    static std::string url() { return gateway_->url(""); }
 
     static std::string text(const std::string& user, const std::string& code) {
-        auto r = run(user, code);
+        auto r = execute_as(url(), user, code);
         EXPECT_EQ(r.status, 200) << r.body;
-        auto j = json::parse(r.body);
-        return j["result_text"].is_string() ? j["result_text"].get<std::string>() : "";
+        auto j = body_of(r);
+        return j.is_object() && j["result_text"].is_string() ? j["result_text"].get<std::string>() : "";
     }
 
     static inline std::unique_ptr<TestGateway> gateway_;
@@ -51,12 +47,11 @@ TEST_F(FaultTest, KernelDeathIsAnsweredAtOnceWithItsReason) {
     const char* user = "d0000000-0000-4000-8000-00000000000d";
     text(user, "kept = 1");
     auto started = Clock::now();
-    auto r = run(user, "import os\nos._exit(3)");
+    auto r = execute_as(url(), user, "import os\nos._exit(3)");
     auto took = Clock::now() - started;
     EXPECT_EQ(r.status, 503) << r.body;
-    auto body = json::parse(r.body);
-    EXPECT_EQ(body["reason"], "kernel_died") << r.body;
-    EXPECT_NE(body["detail"].get<std::string>().find("exit status 3"), std::string::npos) << r.body;
+    EXPECT_EQ(reason_of(r), "kernel_died") << r.body;
+    EXPECT_NE(body_of(r)["detail"].get<std::string>().find("exit status 3"), std::string::npos) << r.body;
     EXPECT_LT(took, std::chrono::seconds(5));
     EXPECT_EQ(text(user, "print('kept' in globals())"), "False\n");
 }
@@ -68,14 +63,15 @@ TEST_F(FaultTest, ContainerKilledMidExecutionIsAnsweredAtOnce) {
     ASSERT_TRUE(std::regex_search(cgroup, match, std::regex("docker[/-]([0-9a-f]{64})"))) << cgroup;
     std::string container = match[1];
 
-    auto running = std::async(std::launch::async, [&] { return run(user, "import time\ntime.sleep(50)"); });
+    auto running =
+        std::async(std::launch::async, [&] { return execute_as(url(), user, "import time\ntime.sleep(50)"); });
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     auto killed_at = Clock::now();
     ASSERT_EQ(std::system(("docker kill " + container + " >/dev/null").c_str()), 0);
     auto r = running.get();
     auto took = Clock::now() - killed_at;
     EXPECT_EQ(r.status, 504) << r.body;
-    EXPECT_EQ(json::parse(r.body)["reason"], "worker_lost") << r.body;
+    EXPECT_EQ(reason_of(r), "worker_lost") << r.body;
     EXPECT_LT(took, std::chrono::seconds(3));
     EXPECT_EQ(text(user, "print('fresh')"), "fresh\n");
 }

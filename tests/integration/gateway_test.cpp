@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api_helpers.hpp"
 #include "http_client.hpp"
 #include "test_gateway.hpp"
 
@@ -38,10 +39,12 @@ protected:
         return http_request("POST", gateway_->url(path), body.dump(), token);
     }
 
+    static std::string url() { return gateway_->url(""); }
+
     static json execute(const std::string& user, const std::string& code) {
-        auto r = post("/execute", {{"user_uuid", user}, {"code", code}});
+        auto r = execute_as(url(), user, code);
         EXPECT_EQ(r.status, 200) << r.body;
-        return json::parse(r.body);
+        return body_of(r);
     }
 
     static std::string text_of(const std::string& user, const std::string& code) {
@@ -70,7 +73,7 @@ TEST_F(GatewayTest, HealthNeedsNoToken) {
 TEST_F(GatewayTest, MissingOrWrongTokenGets401WithJsonBody) {
     auto missing = post("/execute", {{"user_uuid", kUserA}, {"code", "1"}}, "");
     EXPECT_EQ(missing.status, 401);
-    EXPECT_EQ(json::parse(missing.body)["reason"], "unauthorized");
+    EXPECT_EQ(reason_of(missing), "unauthorized");
     auto wrong = post("/execute", {{"user_uuid", kUserA}, {"code", "1"}}, "not-the-token-at-all");
     EXPECT_EQ(wrong.status, 401);
     EXPECT_NE(json::parse(wrong.body)["detail"].get<std::string>().find("invalid token"), std::string::npos);
@@ -119,13 +122,13 @@ TEST_F(GatewayTest, ReleaseThenExecuteStartsClean) {
     EXPECT_EQ(post("/release", {{"user_uuid", user}}).status, 200);
     auto unknown = post("/release", {{"user_uuid", "44444444-4444-4444-8444-444444444444"}});
     EXPECT_EQ(unknown.status, 404);
-    EXPECT_EQ(json::parse(unknown.body)["reason"], "not_found");
+    EXPECT_EQ(reason_of(unknown), "not_found");
 }
 
 TEST_F(GatewayTest, BadRequestsGetJsonErrorsAndTheGatewayKeepsServing) {
     auto malformed = http_request("POST", gateway_->url("/execute"), "{\"user_uuid\": ", kUserToken);
     EXPECT_EQ(malformed.status, 400);
-    EXPECT_EQ(json::parse(malformed.body)["reason"], "bad_request");
+    EXPECT_EQ(reason_of(malformed), "bad_request");
     EXPECT_EQ(post("/execute", {{"user_uuid", kUserA}}).status, 400);
     EXPECT_EQ(post("/execute", {{"code", "1"}}).status, 400);
     EXPECT_EQ(post("/execute", {{"user_uuid", "not-a-uuid"}, {"code", "1"}}).status, 400);
@@ -133,7 +136,7 @@ TEST_F(GatewayTest, BadRequestsGetJsonErrorsAndTheGatewayKeepsServing) {
     EXPECT_EQ(http_request("POST", gateway_->url("/execute"), "[1,2]", kUserToken).status, 400);
     auto big = post("/execute", {{"user_uuid", kUserA}, {"code", std::string(1100 * 1024, '#')}});
     EXPECT_EQ(big.status, 413);
-    EXPECT_EQ(json::parse(big.body)["reason"], "payload_too_large");
+    EXPECT_EQ(reason_of(big), "payload_too_large");
     auto wrong_method = http_request("GET", gateway_->url("/execute"), "", kUserToken);
     EXPECT_EQ(wrong_method.status, 405);
     EXPECT_EQ(http_request("GET", gateway_->url("/nope"), "", kUserToken).status, 404);
@@ -167,10 +170,10 @@ TEST_F(GatewayTest, RequestsOfOneUserRunOneAtATimeInOrder) {
     const char* user = "66666666-6666-4666-8666-666666666666";
     execute(user, "import time\nlog = []");
     auto first = std::async(std::launch::async, [&] {
-        return post("/execute", {{"user_uuid", user}, {"code", "time.sleep(1.0)\nlog.append('first')"}});
+        return execute_as(url(), user, "time.sleep(1.0)\nlog.append('first')");
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto second = post("/execute", {{"user_uuid", user}, {"code", "log.append('second')\nprint(log)"}});
+    auto second = execute_as(url(), user, "log.append('second')\nprint(log)");
     EXPECT_EQ(first.get().status, 200);
     ASSERT_EQ(second.status, 200) << second.body;
     EXPECT_EQ(json::parse(second.body)["result_text"], "['first', 'second']\n");
@@ -180,12 +183,11 @@ TEST_F(GatewayTest, TimeoutRecyclesTheWorkerAndTheNextCallGetsAFreshSession) {
     const char* user = "77777777-7777-4777-8777-777777777777";
     execute(user, "marker = 1");
     auto started = std::chrono::steady_clock::now();
-    auto r = post("/execute", {{"user_uuid", user}, {"code", "import time\ntime.sleep(60)"}});
+    auto r = execute_as(url(), user, "import time\ntime.sleep(60)");
     auto waited = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(r.status, 503) << r.body;
-    auto body = json::parse(r.body);
-    EXPECT_EQ(body["reason"], "timeout");
-    EXPECT_NE(body["detail"].get<std::string>().find("time limit"), std::string::npos);
+    EXPECT_EQ(reason_of(r), "timeout");
+    EXPECT_NE(body_of(r)["detail"].get<std::string>().find("time limit"), std::string::npos);
     EXPECT_LT(waited, std::chrono::seconds(30));
     EXPECT_EQ(text_of(user, "print('marker' in globals())"), "False\n");
 }
@@ -195,13 +197,11 @@ TEST(PoolLimit, NoWorkerLeftGives503WithRetryAfter) {
     {
         TestGateway gateway("exhaust", TestGatewayOptions{.min_idle = 0, .max_total = 1, .timeout_s = 30});
         instance = gateway.instance();
-        auto first = http_request("POST", gateway.url("/execute"),
-                                  json{{"user_uuid", kUserA}, {"code", "print(1)"}}.dump(), kUserToken);
+        auto first = execute_as(gateway.url(""), kUserA, "print(1)");
         ASSERT_EQ(first.status, 200) << first.body;
-        auto second = http_request("POST", gateway.url("/execute"),
-                                   json{{"user_uuid", kUserB}, {"code", "print(1)"}}.dump(), kUserToken);
+        auto second = execute_as(gateway.url(""), kUserB, "print(1)");
         EXPECT_EQ(second.status, 503) << second.body;
-        EXPECT_EQ(json::parse(second.body)["reason"], "pool_exhausted");
+        EXPECT_EQ(reason_of(second), "pool_exhausted");
         EXPECT_EQ(second.headers["retry-after"], "5");
     }
     EXPECT_EQ(count_containers(instance), 0);

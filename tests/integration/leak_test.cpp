@@ -3,13 +3,11 @@
 // gateway stops: no container, network, mount, loop device, volume image or run dir.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -22,7 +20,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api_helpers.hpp"
 #include "http_client.hpp"
+#include "shell.hpp"
 #include "test_gateway.hpp"
 
 namespace ci::test {
@@ -37,24 +37,10 @@ constexpr int kMinIdle = 2;
 constexpr long kExecuteClientTimeoutS = 45;  // below acquire_timeout (60 s): a hang fails, it does not wait
 constexpr long kAdminClientTimeoutS = 5;
 
-std::string user_of(int n) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "1eaa%04x-0000-4000-8000-%012x", n, n);
-    return buf;
-}
-
-std::string shell(const std::string& command) {
-    std::unique_ptr<FILE, decltype(&pclose)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe) return {};
-    std::string out;
-    std::array<char, 256> buf{};
-    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-    return out;
-}
-
 std::set<std::string> running_containers(const std::string& instance) {
     std::istringstream lines(
-        shell("docker ps -q --no-trunc --filter label=code-interpreter.instance=" + instance + " 2>/dev/null"));
+        run_command("docker ps -q --no-trunc --filter label=code-interpreter.instance=" + instance + " 2>/dev/null")
+            .output);
     std::set<std::string> ids;
     for (std::string id; std::getline(lines, id);)
         if (!id.empty()) ids.insert(id);
@@ -62,16 +48,6 @@ std::set<std::string> running_containers(const std::string& instance) {
 }
 
 bool docker_kill(const std::string& id) { return std::system(("docker kill " + id + " >/dev/null 2>&1").c_str()) == 0; }
-
-// Polls until pred() holds or the time is up; returns whether it held.
-bool wait_until(const std::function<bool()>& pred, Clock::duration limit, Clock::duration every = 100ms) {
-    auto until = Clock::now() + limit;
-    for (;;) {
-        if (pred()) return true;
-        if (Clock::now() >= until) return false;
-        std::this_thread::sleep_for(every);
-    }
-}
 
 std::size_t count_entries(const std::string& dir, const std::string& prefix = "") {
     std::error_code ec;
@@ -108,17 +84,8 @@ protected:
     }
 
     // Transport errors (a client timeout: a hang) come back as status 0 with the error as body.
-    HttpResponse call(const std::string& method, const std::string& path, const json& body, const std::string& token,
-                      long timeout_s) const {
-        try {
-            return http_request(method, gateway_->url(path), body.is_null() ? "" : body.dump(), token, timeout_s);
-        } catch (const std::exception& e) {
-            return HttpResponse{0, e.what(), {}};
-        }
-    }
-
     HttpResponse execute(const std::string& user, const std::string& code) const {
-        return call("POST", "/execute", json{{"user_uuid", user}, {"code", code}}, kUserToken, kExecuteClientTimeoutS);
+        return execute_as(gateway_->url(""), user, code, kExecuteClientTimeoutS);
     }
 
     // A client's behaviour: a 503 pool_exhausted (Retry-After) is retried, within a bound.
@@ -126,29 +93,28 @@ protected:
         auto until = Clock::now() + 40s;
         for (;;) {
             HttpResponse r = execute(user, code);
-            if (r.status != 503 || reason(r) != "pool_exhausted" || Clock::now() >= until) return r;
+            if (r.status != 503 || reason_of(r) != "pool_exhausted" || Clock::now() >= until) return r;
             ++pool_exhausted_retries_;
             std::this_thread::sleep_for(300ms);
         }
     }
 
     HttpResponse release(const std::string& user) const {
-        return call("POST", "/release", json{{"user_uuid", user}}, kUserToken, kAdminClientTimeoutS);
+        try {
+            return http_request("POST", gateway_->url("/release"), json{{"user_uuid", user}}.dump(), kUserToken,
+                                kAdminClientTimeoutS);
+        } catch (const std::exception& e) {
+            return HttpResponse{0, e.what(), {}};
+        }
     }
 
+    // {} when /status does not answer with an object.
     json status() const {
-        HttpResponse r = call("GET", "/status", nullptr, kAdminToken, kAdminClientTimeoutS);
-        if (r.status != 200) return json::object();
-        json j = json::parse(r.body, nullptr, false);
+        json j = status_of(gateway_->url(""));
         return j.is_object() ? j : json::object();
     }
 
     static int field(const json& j, const char* name) { return j.contains(name) && j[name].is_number_integer() ? j[name].get<int>() : -1; }
-
-    static std::string reason(const HttpResponse& r) {
-        json j = json::parse(r.body, nullptr, false);
-        return j.is_object() && j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "";
-    }
 
     static std::string result_text(const HttpResponse& r) {
         json j = json::parse(r.body, nullptr, false);
@@ -280,7 +246,10 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
         const std::string victim = *idle.begin();
         ASSERT_TRUE(docker_kill(victim));
         EXPECT_TRUE(wait_until(
-            [&] { return shell("docker ps -aq --no-trunc --filter id=" + victim).empty() && pool_settled(); }, 30s))
+            [&] {
+                return run_command("docker ps -aq --no-trunc --filter id=" + victim).output.empty() && pool_settled();
+            },
+            30s))
             << status().dump();
     }
     phase_done("killed while idle");
@@ -307,7 +276,7 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
                 auto rel = release(user);
                 expect(rel.status == 200 || rel.status == 404, "release " + std::to_string(rel.status) + " " + rel.body);
                 auto r = running.get();
-                expect(r.status == 200 || (r.status == 409 && reason(r) == "session_released"),
+                expect(r.status == 200 || (r.status == 409 && reason_of(r) == "session_released"),
                        "execute under release " + std::to_string(r.status) + " " + r.body);
                 if (r.status == 409) ++released_mid_run;
                 auto again = release(user);  // the session, if the release came before it existed
@@ -353,7 +322,7 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
         auto r = running.get();
         auto took = Clock::now() - killed_at;
         EXPECT_EQ(r.status, 504) << r.body;
-        EXPECT_EQ(reason(r), "worker_lost") << r.body;
+        EXPECT_EQ(reason_of(r), "worker_lost") << r.body;
         EXPECT_LT(took, 5s);
         auto fresh = execute_retrying(user, "print('fresh')");
         EXPECT_EQ(fresh.status, 200) << fresh.body;
@@ -376,7 +345,7 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
             auto started = Clock::now();
             auto r = execute(user, "import time\ntime.sleep(30)");
             auto took = Clock::now() - started;
-            expect(r.status == 503 && reason(r) == "timeout", "long execution " + std::to_string(r.status) + " " + r.body);
+            expect(r.status == 503 && reason_of(r) == "timeout", "long execution " + std::to_string(r.status) + " " + r.body);
             expect(took >= 2900ms && took < 10s,
                    "answered after " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) + " ms");
             auto next = execute_retrying(user, "print('kept' in globals())");
@@ -416,13 +385,8 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
     ASSERT_EQ(execute(s1, "x = 1").status, 200);
     ASSERT_EQ(execute(s2, "x = 2").status, 200);
     // Bounded, so a stop that forgot the request fails the test instead of hanging it.
-    auto in_flight = std::async(std::launch::async, [&, url = gateway_->url("/execute")] {
-        try {
-            return http_request("POST", url, json{{"user_uuid", s1}, {"code", "import time\ntime.sleep(50)"}}.dump(),
-                                kUserToken, 20);
-        } catch (const std::exception& e) {
-            return HttpResponse{0, e.what(), {}};
-        }
+    auto in_flight = std::async(std::launch::async, [&, url = gateway_->url("")] {
+        return execute_as(url, s1, "import time\ntime.sleep(50)", 20);
     });
     EXPECT_TRUE(wait_until([&] { return field(status(), "running_executions") >= 1; }, 10s, 20ms));
     EXPECT_GT(field(status(), "creating_workers"), 0) << status().dump();
@@ -432,8 +396,8 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
     auto last = in_flight.get();
     // docs/operations.md: a request in flight at stop is answered 409 session_released or 503
     // shutting_down.
-    EXPECT_TRUE((last.status == 409 && reason(last) == "session_released") ||
-                (last.status == 503 && reason(last) == "shutting_down"))
+    EXPECT_TRUE((last.status == 409 && reason_of(last) == "session_released") ||
+                (last.status == 503 && reason_of(last) == "shutting_down"))
         << last.status << " " << last.body;
     std::printf("[ leak     ] request in flight at stop: %ld %s\n", last.status, last.body.c_str());
     phase_done("stop while busy");
@@ -453,24 +417,17 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
 TEST(LeakStopTest, RequestInFlightAtStopIsAnswered) {
     auto gateway = std::make_unique<TestGateway>("leakstop", TestGatewayOptions{.min_idle = 1, .max_total = 2, .timeout_s = 60});
     const std::string instance = gateway->instance();
-    const std::string url = gateway->url("/execute");
+    const std::string url = gateway->url("");
     const std::string user = user_of(0xf1);
-    auto body = [&](const std::string& code) { return json{{"user_uuid", user}, {"code", code}}.dump(); };
-    ASSERT_EQ(http_request("POST", url, body("x = 1"), kUserToken, 60).status, 200);
-    auto in_flight = std::async(std::launch::async, [&] {
-        try {
-            return http_request("POST", url, body("import time\ntime.sleep(50)"), kUserToken, 20);
-        } catch (const std::exception& e) {
-            return HttpResponse{0, e.what(), {}};
-        }
-    });
+    ASSERT_EQ(execute_as(url, user, "x = 1", 60).status, 200);
+    auto in_flight =
+        std::async(std::launch::async, [&] { return execute_as(url, user, "import time\ntime.sleep(50)", 20); });
     std::this_thread::sleep_for(1s);  // the execution runs
     auto stopping = Clock::now();
     gateway.reset();
     auto last = in_flight.get();
     EXPECT_LT(Clock::now() - stopping, 10s);
-    json answer = json::parse(last.body, nullptr, false);
-    std::string why = answer.is_object() ? answer.value("reason", "") : "";
+    const std::string why = reason_of(last);
     EXPECT_TRUE((last.status == 409 && why == "session_released") || (last.status == 503 && why == "shutting_down"))
         << last.status << " " << last.body;
     EXPECT_EQ(count_containers(instance), 0);

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_client.hpp"
+#include "api_helpers.hpp"
 #include "loop_device.hpp"
 #include "mount.hpp"
 #include "test_gateway.hpp"
@@ -21,7 +21,6 @@
 namespace ci::test {
 namespace {
 
-using nlohmann::json;
 namespace fs = std::filesystem;
 
 const char* const kUser = "33333333-3333-4333-8333-333333333333";
@@ -85,10 +84,9 @@ protected:
     }
 
     static std::string run(const std::string& code) {
-        auto r = http_request("POST", gateway_->url("/execute"), json{{"user_uuid", kUser}, {"code", code}}.dump(),
-                              kUserToken);
+        auto r = execute_as(gateway_->url(""), kUser, code);
         EXPECT_EQ(r.status, 200) << r.body;
-        auto j = json::parse(r.body, nullptr, false);
+        auto j = body_of(r);
         return j.is_object() && j["result_text"].is_string() ? j["result_text"].get<std::string>() : r.body;
     }
 

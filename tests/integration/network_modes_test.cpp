@@ -13,41 +13,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "api_helpers.hpp"
 #include "host_listener.hpp"
-#include "http_client.hpp"
+#include "shell.hpp"
 #include "test_gateway.hpp"
 
 namespace ci::test {
 namespace {
 
-using nlohmann::json;
-
 const char* const kUserA = "a1a1a1a1-1111-4111-8111-111111111111";
 const char* const kUserB = "b2b2b2b2-2222-4222-8222-222222222222";
 
-// Output of a shell command (stdout), or throws when it cannot run.
-std::string shell(const std::string& command) {
-    std::unique_ptr<FILE, decltype(&pclose)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe) throw std::runtime_error("cannot run: " + command);
-    std::string out;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) out.append(buf.data(), n);
-    return out;
-}
+// Standard output of a shell command, whatever its exit status.
+std::string shell(const std::string& command) { return run_command(command).output; }
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> lines;
@@ -98,12 +86,11 @@ public:
 
     // result_text of running code for user.
     std::string text(const std::string& user, const std::string& code) const {
-        auto r = http_request("POST", gateway_->url("/execute"), json{{"user_uuid", user}, {"code", code}}.dump(),
-                              kUserToken, 60);
+        auto r = execute_as(gateway_->url(""), user, code, 60);
         EXPECT_EQ(r.status, 200) << r.body;
         if (r.status != 200) return {};
-        auto j = json::parse(r.body);
-        return j["result_text"].is_string() ? j["result_text"].get<std::string>() : "";
+        auto j = body_of(r);
+        return j.is_object() && j["result_text"].is_string() ? j["result_text"].get<std::string>() : "";
     }
 
     // Stops the gateway and checks that nothing of this instance is left: containers, run dir,

@@ -20,11 +20,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-std::string result_text(const HttpResponse& r) {
-    auto body = body_of(r);
-    return body.is_object() && body["result_text"].is_string() ? body["result_text"].get<std::string>() : "";
-}
-
 // The container id of the user's worker, read from inside it.
 std::string container_of(const std::string& url, const std::string& user) {
     auto r = execute_as(url, user, "print(open('/proc/self/cgroup').read())");

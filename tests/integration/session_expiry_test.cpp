@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_client.hpp"
+#include "api_helpers.hpp"
 #include "test_gateway.hpp"
 
 namespace ci::test {
@@ -17,14 +17,12 @@ namespace {
 using nlohmann::json;
 
 json execute(const TestGateway& gateway, const std::string& user, const std::string& code) {
-    auto r = http_request("POST", gateway.url("/execute"), json{{"user_uuid", user}, {"code", code}}.dump(), kUserToken);
+    auto r = execute_as(gateway.url(""), user, code);
     EXPECT_EQ(r.status, 200) << r.body;
-    return json::parse(r.body);
+    return body_of(r);
 }
 
-int sessions(const TestGateway& gateway) {
-    return json::parse(http_request("GET", gateway.url("/status"), "", kAdminToken).body)["sessions"].get<int>();
-}
+int sessions(const TestGateway& gateway) { return status_of(gateway.url(""))["sessions"].get<int>(); }
 
 const char* const kUser = "f0000000-0000-4000-8000-00000000000f";
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api_helpers.hpp"
 #include "host_listener.hpp"
 #include "http_client.hpp"
 #include "test_gateway.hpp"
@@ -54,16 +55,15 @@ protected:
     }
 
     static HttpResponse run(const std::string& user, const std::string& code) {
-        return http_request("POST", gateway_->url("/execute"), json{{"user_uuid", user}, {"code", code}}.dump(),
-                            kUserToken, 60);
+        return execute_as(gateway_->url(""), user, code, 60);
     }
 
     // Runs code that prints its verdict; returns result_text.
     static std::string text(const std::string& user, const std::string& code) {
         auto r = run(user, code);
         EXPECT_EQ(r.status, 200) << r.body;
-        auto j = json::parse(r.body);
-        return j["result_text"].is_string() ? j["result_text"].get<std::string>() : "";
+        auto j = body_of(r);
+        return j.is_object() && j["result_text"].is_string() ? j["result_text"].get<std::string>() : "";
     }
 
     static inline std::unique_ptr<TestGateway> gateway_;
@@ -139,7 +139,7 @@ TEST_P(SecurityTest, MemoryBombEndsOnlyThatWorker) {
     auto r = run(victim, "blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))");
     auto took = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(r.status, 503) << r.body;
-    auto reason = json::parse(r.body)["reason"].get<std::string>();
+    auto reason = reason_of(r);
     EXPECT_TRUE(reason == "oom_killed" || reason == "kernel_died") << r.body;
     EXPECT_LT(took, std::chrono::seconds(20));
     EXPECT_EQ(text(kOther, "print(survivor)"), "alive\n");  // the other session is untouched

@@ -26,6 +26,13 @@ HttpResponse execute_as(const std::string& base_url, const std::string& user, co
 
 nlohmann::json body_of(const HttpResponse& response) { return nlohmann::json::parse(response.body, nullptr, false); }
 
+std::string result_text(const HttpResponse& response) {
+    auto body = body_of(response);
+    return body.is_object() && body.contains("result_text") && body["result_text"].is_string()
+               ? body["result_text"].get<std::string>()
+               : "";
+}
+
 std::string reason_of(const HttpResponse& response) {
     auto body = body_of(response);
     return body.is_object() && body.contains("reason") && body["reason"].is_string() ? body["reason"].get<std::string>()

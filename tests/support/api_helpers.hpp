@@ -17,6 +17,8 @@ HttpResponse execute_as(const std::string& base_url, const std::string& user, co
                         long timeout_s = 120);
 // The body as JSON (null when it is not JSON).
 nlohmann::json body_of(const HttpResponse& response);
+// The "result_text" of an answer; "" when absent or null.
+std::string result_text(const HttpResponse& response);
 // The "reason" of an error body; "" when absent.
 std::string reason_of(const HttpResponse& response);
 // GET base_url + "/status" with the admin token; null on any failure.

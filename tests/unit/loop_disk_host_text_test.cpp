@@ -12,13 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "code_interpreter/fd/unique_fd.hpp"
 #include "ext4_format.hpp"
-#include "unique_fd.hpp"
 #include "volume_names.hpp"
 
 namespace {
 
 using namespace ci::loopdisk;
+using ci::fd::UniqueFd;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 

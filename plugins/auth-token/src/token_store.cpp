@@ -10,24 +10,14 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "code_interpreter/fd/unique_fd.hpp"
 #include "code_interpreter/protocol/crypto.hpp"
 
 namespace ci::auth {
 namespace {
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    int get() const { return fd_; }
+using ci::fd::UniqueFd;
 
-private:
-    int fd_;
-};
 
 std::runtime_error file_error(const std::string& what, const std::string& path) {
     return std::runtime_error(what + " '" + path + "': " + std::strerror(errno));
@@ -41,8 +31,8 @@ std::string trim(std::string s) {
 }
 
 std::string read_token(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd.get() < 0) throw file_error("cannot open token file", path);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throw file_error("cannot open token file", path);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw file_error("cannot stat token file", path);
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
@@ -75,8 +65,8 @@ std::string load_or_create_token(const std::string& path) {
     }
     std::string token = protocol::random_hex(32);
     // O_EXCL: two gateways starting at once must not overwrite each other's token.
-    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.get() < 0) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) {
         if (errno == EEXIST) return read_token(path);
         throw file_error("cannot create token file", path);
     }

@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "code_interpreter/fd/unique_fd.hpp"
 #include "code_interpreter/plugin/result.hpp"
-#include "unique_fd.hpp"
 
 namespace ci::loopdisk {
+
+using ci::fd::UniqueFd;
 
 enum class FormatMethod { mkfs, template_copy };
 

@@ -4,11 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "code_interpreter/fd/unique_fd.hpp"
 #include "code_interpreter/plugin/result.hpp"
-#include "unique_fd.hpp"
 #include "volume_names.hpp"
 
 namespace ci::loopdisk {
+
+using ci::fd::UniqueFd;
 
 // Move-only owner of a loop device this process attached. Attached with autoclear, so the
 // device detaches by itself when its last user (normally the mount) goes; until release() the

@@ -19,12 +19,15 @@
 #include <utility>
 
 #include "../host_failure.hpp"
+#include "code_interpreter/fd/unique_fd.hpp"
 #include "loop_device.hpp"
 #include "mount.hpp"
-#include "unique_fd.hpp"
 #include "volume_names.hpp"
 
 namespace ci::loopdisk {
+
+using ci::fd::UniqueFd;
+
 namespace {
 
 using ci::plugin::FailureKind;

@@ -11,9 +11,12 @@
 #include "code_interpreter/agent/kernel_process.hpp"
 #include "code_interpreter/agent/log.hpp"
 #include "code_interpreter/agent/signals.hpp"
-#include "code_interpreter/agent/unique_fd.hpp"
+#include "code_interpreter/fd/unique_fd.hpp"
 
 namespace ci::agent {
+
+using ci::fd::UniqueFd;
+
 namespace {
 
 constexpr std::string_view kChains =

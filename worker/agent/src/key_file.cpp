@@ -9,9 +9,12 @@
 #include <stdexcept>
 
 #include "code_interpreter/agent/log.hpp"
-#include "code_interpreter/agent/unique_fd.hpp"
+#include "code_interpreter/fd/unique_fd.hpp"
 
 namespace ci::agent {
+
+using ci::fd::UniqueFd;
+
 namespace {
 
 constexpr std::size_t kMaxKeyFileBytes = 4096;

@@ -3,9 +3,11 @@
 // in their poll loops.
 #include <optional>
 
-#include "code_interpreter/agent/unique_fd.hpp"
+#include "code_interpreter/fd/unique_fd.hpp"
 
 namespace ci::agent {
+
+using ci::fd::UniqueFd;
 
 // Blocks the three signals in the calling thread. Call before any thread exists, so ZeroMQ's
 // threads inherit the mask and the signals stay pending for the signalfd.

@@ -1,10 +1,12 @@
 #pragma once
-// Move-only owner of a file descriptor, so every fd the agent opens is closed exactly once.
+// Move-only owner of a file descriptor, so every fd is closed exactly once. Header-only: the agent
+// and the plugins (MODULE libraries with hidden visibility) each compile their own copy.
 #include <unistd.h>
 
+#include <cerrno>
 #include <utility>
 
-namespace ci::agent {
+namespace ci::fd {
 
 class UniqueFd {
 public:
@@ -24,13 +26,21 @@ public:
 
     int get() const noexcept { return fd_; }
     explicit operator bool() const noexcept { return fd_ >= 0; }
+
+    // Closes now (if open), ignoring close()'s error.
     void reset() noexcept {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
+        if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+    }
+
+    // Closes now and reports close()'s error: 0 when fine or already closed, else the errno.
+    // For files whose last write must be known to have landed.
+    int close() noexcept {
+        if (fd_ < 0) return 0;
+        return ::close(std::exchange(fd_, -1)) == 0 ? 0 : errno;
     }
 
 private:
     int fd_ = -1;
 };
 
-}  // namespace ci::agent
+}  // namespace ci::fd

@@ -143,8 +143,6 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     server.read("port", c.server.port);
     server.read("threads", c.server.threads);
     server.read("max_body_bytes", c.server.max_body_bytes);
-    server.read_ms("header_timeout", c.server.header_timeout);
-    server.read_ms("body_timeout", c.server.body_timeout);
     server.read_ms("keepalive_timeout", c.server.keepalive_timeout);
     server.reject_unknown();
 
@@ -181,6 +179,9 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     execution.read_ms("interrupt_grace", c.execution.interrupt_grace);
     execution.read("max_output_bytes", c.execution.max_output_bytes);
     execution.read("max_queued_per_session", c.execution.max_queued_per_session);
+    execution.read("store_history", c.execution.store_history);
+    execution.read("max_running", c.execution.max_running);
+    execution.read_ms("running_slot_time", c.execution.running_slot_time);
     execution.reject_unknown();
 
     if (const toml::table* plugins = subtable(root, "plugins")) {
@@ -333,6 +334,12 @@ void validate(const GatewayConfig& c) {
     if (c.execution.max_queued_per_session < 1) fail("execution.max_queued_per_session", "must be at least 1");
     static const std::set<std::string> levels = {"debug", "info", "warn", "error"};
     if (!levels.count(c.log_level)) fail("log_level", "must be debug, info, warn or error");
+}
+
+std::chrono::milliseconds longest_request(const GatewayConfig& c) {
+    const auto per_execution = c.execution.timeout + c.execution.interrupt_grace;
+    const auto executions = static_cast<std::int64_t>(c.execution.max_queued_per_session) + 1;
+    return c.pool.acquire_timeout + per_execution * executions + c.pool.drain_timeout + std::chrono::seconds(60);
 }
 
 std::string usage() {

@@ -14,8 +14,6 @@ struct ServerConfig {
     std::uint16_t port = 3874;  // 0: pick a free port (tests)
     int threads = 2;
     std::size_t max_body_bytes = 1 << 20;
-    std::chrono::milliseconds header_timeout{10'000};
-    std::chrono::milliseconds body_timeout{30'000};
     std::chrono::milliseconds keepalive_timeout{60'000};
 };
 
@@ -57,6 +55,14 @@ struct ExecutionConfig {
     std::chrono::milliseconds interrupt_grace{5'000};
     std::uint64_t max_output_bytes = 4 << 20;
     std::size_t max_queued_per_session = 16;
+    // Default of a request's store_history: off, API executions skip the kernel's history
+    // bookkeeping (faster; execution_count stays, In/Out/_N are not kept; `_` still is).
+    bool store_history = false;
+    // Executions running at once across all sessions (0: the host's core count); more wait in
+    // arrival order. One that runs longer than running_slot_time stops counting, so sleeping or
+    // I/O-bound code never holds the others back.
+    int max_running = 0;
+    std::chrono::milliseconds running_slot_time{100};
 };
 
 struct PluginEntry {
@@ -92,6 +98,11 @@ CommandLine parse_command_line(int argc, const char* const* argv);
 void apply_overrides(GatewayConfig& config, const CommandLine& cli);
 // Throws std::invalid_argument when settings contradict each other.
 void validate(const GatewayConfig& config);
+
+// The longest a request may legitimately take, from its first byte to its answer: a new
+// session's wait for a worker, then every execution queued ahead of it in its session and its
+// own, each up to its timeout and an interrupt's grace, plus room for admission and stopping.
+std::chrono::milliseconds longest_request(const GatewayConfig& config);
 
 std::string usage();
 

@@ -27,8 +27,12 @@ void Gateway::start() {
                        // bodies with a JSON 413 instead.
                        .maxRequestSize(2 * config_.server.max_body_bytes + 64 * 1024)
                        .maxResponseSize(config_.execution.max_output_bytes * 2 + 1024 * 1024)
-                       .headerTimeout(config_.server.header_timeout)
-                       .bodyTimeout(config_.server.body_timeout)
+                       // Pistache (0.0.5) answers 408 to a request not *answered* within its
+                       // header and body timeouts, counted from its start: they must outlast
+                       // every legitimate wait, so they cannot also guard against slow clients
+                       // (a reverse proxy in front can).
+                       .headerTimeout(longest_request(config_))
+                       .bodyTimeout(longest_request(config_))
                        .keepaliveTimeout(config_.server.keepalive_timeout);
     endpoint_->init(options);
     auto services = std::make_shared<ApiServices>(ApiServices{config_, *plugins_.auth, sessions_, pool_});

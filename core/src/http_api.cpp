@@ -139,9 +139,12 @@ void HttpApi::execute(const Request& request, ResponseWriter writer) {
     if (!user) return;
     auto code = or_answer(code_field(*body), writer);
     if (!code) return;
+    auto store_history = or_answer(bool_field(*body, "store_history", services_->config.execution.store_history), writer);
+    if (!store_history) return;
     // ResponseWriter is move-only; the callback is copyable and may run on another thread.
     auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
-    services_->sessions.execute(*user, std::move(*code), [shared_writer](ExecutionOutcome outcome) {
+    ExecuteOptions options{.store_history = *store_history};
+    services_->sessions.execute(*user, std::move(*code), options, [shared_writer](ExecutionOutcome outcome) {
         if (auto* error = std::get_if<ApiError>(&outcome)) {
             send_error(*shared_writer, *error);
         } else {
@@ -181,6 +184,7 @@ void HttpApi::status(ResponseWriter writer) {
         {"sessions", sessions.sessions},
         {"running_executions", sessions.running},
         {"queued_executions", sessions.queued},
+        {"sessions_waiting_to_run", sessions.admission_waiting},
         {"last_worker_error", pool.last_create_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(pool.last_create_error)},
         {"condition",
          {{"state", pool.condition},

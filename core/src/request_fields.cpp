@@ -50,4 +50,11 @@ std::variant<std::string, ApiError> code_field(const nlohmann::json& body) {
     return code->get<std::string>();
 }
 
+std::variant<bool, ApiError> bool_field(const nlohmann::json& body, const char* name, bool fallback) {
+    auto field = body.find(name);
+    if (field == body.end() || field->is_null()) return fallback;
+    if (!field->is_boolean()) return ApiError{ErrorReason::bad_request, std::string(name) + " must be true or false"};
+    return field->get<bool>();
+}
+
 }  // namespace ci

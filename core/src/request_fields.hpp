@@ -25,4 +25,7 @@ std::variant<std::string, ApiError> user_uuid(const nlohmann::json& body, const 
 // The code of an /execute body.
 std::variant<std::string, ApiError> code_field(const nlohmann::json& body);
 
+// An optional boolean field of a body; fallback when absent.
+std::variant<bool, ApiError> bool_field(const nlohmann::json& body, const char* name, bool fallback);
+
 }  // namespace ci

@@ -26,7 +26,9 @@ constexpr auto kExpiryMemory = std::chrono::hours(24);
 
 SessionManager::SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool,
                                AgentHub& hub, TaskRunner& tasks)
-    : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks) {
+    : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks),
+      admission_(config.max_running > 0 ? config.max_running
+                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
     pool_.set_on_leased_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
 }
 
@@ -84,7 +86,7 @@ void SessionManager::reap() {
     tasks_.post_after(kReapInterval, [this] { reap(); });
 }
 
-void SessionManager::execute(const std::string& user, std::string code, Done done) {
+void SessionManager::execute(const std::string& user, std::string code, ExecuteOptions options, Done done) {
     std::uint64_t new_session = 0;
     {
         std::unique_lock lock(mu_);
@@ -95,7 +97,7 @@ void SessionManager::execute(const std::string& user, std::string code, Done don
         }
         auto [it, inserted] = sessions_.try_emplace(user);
         Session& session = it->second;
-        Pending pending{std::move(code), std::move(done), inserted, {}};
+        Pending pending{std::move(code), options, std::move(done), inserted, {}};
         if (inserted) {
             session.id = next_session_id_++;
             session.created = session.last_used = Clock::now();
@@ -155,16 +157,48 @@ void SessionManager::on_acquired(const std::string& user, std::uint64_t session_
 
 void SessionManager::start_next(const std::string& user, Session& session) {
     if (session.running || !session.worker || session.queue.empty()) return;
+    if (!admission_.enter({user, session.id})) return;
+    send_next(user, session);
+}
+
+void SessionManager::admit_waiting_locked() {
+    while (auto ticket = admission_.admit()) {
+        auto it = sessions_.find(ticket->user);
+        bool ready = it != sessions_.end() && it->second.id == ticket->session_id && !it->second.running &&
+                     it->second.worker && !it->second.queue.empty();
+        if (ready)
+            send_next(ticket->user, it->second);
+        else
+            admission_.leave();  // the session ended (or ran) meanwhile
+    }
+}
+
+void SessionManager::free_slot(std::uint64_t execution) {
+    std::lock_guard lock(mu_);
+    if (holding_slot_.erase(execution) == 0) return;
+    admission_.leave();
+    admit_waiting_locked();
+}
+
+// Holds a slot of admission_.
+void SessionManager::send_next(const std::string& user, Session& session) {
+    const std::uint64_t execution = next_execution_++;
+    holding_slot_.insert(execution);
+    tasks_.post_after(config_.running_slot_time, [this, execution] { free_slot(execution); });
     Pending next = std::move(session.queue.front());
     session.queue.pop_front();
     session.running = true;
     session.last_used = Clock::now();
-    nlohmann::json request = {{"op", "execute"}, {"code", std::move(next.code)},
-                              {"max_output_bytes", config_.max_output_bytes}};
+    nlohmann::json request = {{"op", "execute"},
+                              {"code", std::move(next.code)},
+                              {"max_output_bytes", config_.max_output_bytes},
+                              {"store_history", next.options.store_history}};
     next.code.clear();
     auto deadline = AgentHub::Clock::now() + config_.timeout;
     hub_.request(session.worker->id, std::move(request), deadline,
-                 [this, user, id = session.id, worker = session.worker, next = std::move(next)](AgentReply reply) mutable {
+                 [this, user, id = session.id, worker = session.worker, next = std::move(next),
+                  execution](AgentReply reply) mutable {
+                     free_slot(execution);
                      on_reply(user, id, std::move(worker), std::move(next), std::move(reply));
                  });
 }
@@ -321,6 +355,7 @@ SessionStats SessionManager::stats() const {
         s.running += session.running ? 1 : 0;
         s.queued += static_cast<int>(session.queue.size());
     }
+    s.admission_waiting = static_cast<int>(admission_.waiting());
     return s;
 }
 

@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
+#include "admission.hpp"
 #include "api_error.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
 #include "config.hpp"
@@ -28,10 +30,15 @@ struct ExecutionAnswer {
 
 using ExecutionOutcome = std::variant<ExecutionAnswer, ApiError>;
 
+struct ExecuteOptions {
+    bool store_history = false;  // the kernel numbers and keeps this execution (In, Out, _N)
+};
+
 struct SessionStats {
     int sessions = 0;
     int running = 0;  // executions running now
     int queued = 0;   // executions waiting behind another of the same session
+    int admission_waiting = 0;  // sessions waiting for a running slot (execution.max_running)
 };
 
 class SessionManager {
@@ -46,7 +53,7 @@ public:
     void start(const Adoption& adoption);
 
     // Runs code in user's session (made on first use); done is called exactly once, from any thread.
-    void execute(const std::string& user, std::string code, Done done);
+    void execute(const std::string& user, std::string code, ExecuteOptions options, Done done);
     // Destroys user's session and worker; false when the user has no session.
     bool release(const std::string& user);
     SessionStats stats() const;
@@ -62,6 +69,7 @@ private:
     using Clock = std::chrono::steady_clock;
     struct Pending {
         std::string code;
+        ExecuteOptions options;
         Done done;
         bool new_session = false;
         std::string previous_session;
@@ -81,8 +89,13 @@ private:
     };
 
     void on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker, std::optional<ApiError> error);
-    // Starts the next queued execution if the session is idle. Called with mu_ held.
+    // Starts the next queued execution if the session is idle and a running slot is free (else the
+    // session waits for one). Called with mu_ held.
     void start_next(const std::string& user, Session& session);
+    void send_next(const std::string& user, Session& session);
+    // An execution ended or outlived running_slot_time: its slot goes to the next waiting session.
+    void free_slot(std::uint64_t execution);
+    void admit_waiting_locked();
     void on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Pending request,
                   AgentReply reply);
     void reap();
@@ -109,6 +122,9 @@ private:
     // Users whose session the reaper ended, so their next call can be told; entries are dropped
     // after a day.
     std::unordered_map<std::string, Expiry> expired_;
+    Admission admission_;
+    std::unordered_set<std::uint64_t> holding_slot_;  // executions counted by admission_
+    std::uint64_t next_execution_ = 1;
     bool draining_ = false;
     bool shutting_down_ = false;
 };

@@ -43,10 +43,11 @@ void finish(ExecutionCollector& collector) {
 }
 
 TEST(AgentExecution, RequestContentRunsVisiblyWithoutStdin) {
-    json content = execute_request_content("print(1)");
+    json content = execute_request_content("print(1)", false);
     EXPECT_EQ(content.at("code"), "print(1)");
     EXPECT_EQ(content.at("silent"), false);
-    EXPECT_EQ(content.at("store_history"), true);
+    EXPECT_EQ(content.at("store_history"), false);
+    EXPECT_EQ(execute_request_content("1", true).at("store_history"), true);
     EXPECT_EQ(content.at("user_expressions"), json::object());
     EXPECT_EQ(content.at("allow_stdin"), false);
     EXPECT_EQ(content.at("stop_on_error"), true);

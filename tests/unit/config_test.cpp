@@ -94,7 +94,7 @@ TEST(Config, ErrorsNameTheKey) {
               "pool.min_idle_workers: must not exceed pool.max_total_workers (4)");
     EXPECT_EQ(error_of("log_level = \"loud\"\n"), "log_level: must be debug, info, warn or error");
     EXPECT_NE(error_of("[pool\n").find("config.toml: line 1"), std::string::npos);
-    EXPECT_EQ(error_of("[server]\nheader_timeout = nan\n"), "server.header_timeout: must be a finite number of seconds");
+    EXPECT_EQ(error_of("[server]\nkeepalive_timeout = nan\n"), "server.keepalive_timeout: must be a finite number of seconds");
     EXPECT_EQ(error_of("[pool]\nacquire_timeout = 1e300\n"), "pool.acquire_timeout: is too large (at most a year)");
     EXPECT_EQ(error_of("[execution]\non_timeout = \"retry\"\n"), "execution.on_timeout: must be \"recycle\" or \"interrupt\"");
 }
@@ -154,6 +154,24 @@ TEST(Config, PluginSettingFlagRejectsUnknownPluginsAndBadForms) {
 
 namespace ci {
 namespace {
+
+TEST(Config, LongestRequestCoversEveryQueuedExecution) {
+    GatewayConfig c = parse("[pool]\nacquire_timeout = 30\ndrain_timeout = 5\n"
+                            "[execution]\ntimeout = 10\ninterrupt_grace = 2\nmax_queued_per_session = 3\n");
+    EXPECT_EQ(longest_request(c), std::chrono::seconds(30 + 4 * 12 + 5 + 60));
+}
+
+TEST(Config, ExecutionSchedulingSettings) {
+    GatewayConfig defaults = parse("");
+    EXPECT_FALSE(defaults.execution.store_history);
+    EXPECT_EQ(defaults.execution.max_running, 0);
+    EXPECT_EQ(defaults.execution.running_slot_time, std::chrono::milliseconds(100));
+    GatewayConfig c = parse("[execution]\nstore_history = true\nmax_running = 3\nrunning_slot_time = 0.25\n");
+    EXPECT_TRUE(c.execution.store_history);
+    EXPECT_EQ(c.execution.max_running, 3);
+    EXPECT_EQ(c.execution.running_slot_time, std::chrono::milliseconds(250));
+    EXPECT_EQ(error_of("[execution]\nmax_running = -1\n"), "execution.max_running: must not be negative");
+}
 
 TEST(Config, RestartSettingsResolveTheStateFileAndCheckTheirTypes) {
     EXPECT_EQ(parse("").pool.state_file, "/etc/ci/var/pool-state.json");

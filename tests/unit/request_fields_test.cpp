@@ -47,5 +47,14 @@ TEST(RequestFields, CodeMustBeAString) {
     EXPECT_EQ(error_of(code_field({{"code", nullptr}})).message, "code must be a string");
 }
 
+TEST(RequestFields, OptionalBooleansFallBackOnlyWhenAbsentOrNull) {
+    EXPECT_TRUE(std::get<bool>(bool_field(nlohmann::json::object(), "store_history", true)));
+    EXPECT_FALSE(std::get<bool>(bool_field({{"store_history", nullptr}}, "store_history", false)));
+    EXPECT_TRUE(std::get<bool>(bool_field({{"store_history", true}}, "store_history", false)));
+    EXPECT_EQ(error_of(bool_field({{"store_history", "yes"}}, "store_history", false)).message,
+              "store_history must be true or false");
+    EXPECT_EQ(error_of(bool_field({{"store_history", 1}}, "store_history", false)).reason, ErrorReason::bad_request);
+}
+
 }  // namespace
 }  // namespace ci

@@ -189,8 +189,16 @@ void Agent::handle_request(std::string routing_id, const json& body) {
         }
         max_output_bytes = max->get<std::uint64_t>();
     }
-    queue_.push_back(
-        Request{std::move(routing_id), id, code->get<std::string>(), max_output_bytes});
+    bool store_history = false;
+    if (auto store = body.find("store_history"); store != body.end()) {
+        if (!store->is_boolean()) {
+            reply(routing_id, error_reply(id, "\"store_history\" must be true or false"));
+            return;
+        }
+        store_history = store->get<bool>();
+    }
+    queue_.push_back(Request{std::move(routing_id), id, code->get<std::string>(), max_output_bytes,
+                             store_history});
     start_next_execution();
 }
 
@@ -199,7 +207,7 @@ void Agent::start_next_execution() {
     Request request = std::move(queue_.front());
     queue_.pop_front();
     std::string msg_id =
-        client_.send_shell("execute_request", execute_request_content(request.code));
+        client_.send_shell("execute_request", execute_request_content(request.code, request.store_history));
     log_line("execution " + request.id.dump() + " started");
     const std::uint64_t max_output_bytes = request.max_output_bytes;
     running_.emplace(Running{std::move(request),

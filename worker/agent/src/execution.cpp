@@ -56,11 +56,11 @@ std::uint64_t data_bytes(const json& bundle) {
 
 }  // namespace
 
-json execute_request_content(const std::string& code) {
+json execute_request_content(const std::string& code, bool store_history) {
     return {
         {"code", code},
         {"silent", false},
-        {"store_history", true},
+        {"store_history", store_history},
         {"user_expressions", json::object()},
         {"allow_stdin", false},
         {"stop_on_error", true},

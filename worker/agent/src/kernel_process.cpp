@@ -282,7 +282,8 @@ KernelProcess launch_kernel(const KernelSpec& spec) {
         .connection_file = connection_file,
         .connection_json = spec.connection.to_json().dump(2) + "\n",
         .workdir = workdir,
-        .argv = {spec.python, "-m", "ipykernel_launcher", "-f", connection_file},
+        // No SQLite history: no file in the user's home, no saving thread (In/Out stay in memory).
+        .argv = {spec.python, "-m", "ipykernel_launcher", "-f", connection_file, "--HistoryManager.enabled=False"},
         // A clean environment: nothing of the agent's (or the container runtime's) leaks in.
         // PYDEVD_DISABLE_FILE_VALIDATION silences a debugger warning ipykernel's debugpy prints
         // to stderr at every start (Debian's Python uses frozen modules).

@@ -13,9 +13,11 @@
 #include "code_interpreter/agent/kernel_client.hpp"
 #include "code_interpreter/agent/kernel_process.hpp"
 #include "code_interpreter/agent/readiness.hpp"
-#include "code_interpreter/agent/unique_fd.hpp"
+#include "code_interpreter/fd/unique_fd.hpp"
 
 namespace ci::agent {
+
+using ci::fd::UniqueFd;
 
 class Agent {
 public:
@@ -34,6 +36,7 @@ private:
         nlohmann::json id;
         std::string code;
         std::uint64_t max_output_bytes = 0;
+        bool store_history = false;
     };
     struct Running {
         Request request;

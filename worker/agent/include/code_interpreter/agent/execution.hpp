@@ -11,8 +11,9 @@
 
 namespace ci::agent {
 
-// The content of the execute_request that runs code.
-nlohmann::json execute_request_content(const std::string& code);
+// The content of the execute_request that runs code. store_history: the kernel numbers the
+// execution, keeps its input and output (In, Out, _N) and saves it in its history.
+nlohmann::json execute_request_content(const std::string& code, bool store_history);
 
 // Pure logic: the caller feeds it every verified shell and iopub message, in arrival order;
 // messages whose parent is not this execution's request are ignored.

@@ -17,9 +17,11 @@
 
 #include "code_interpreter/agent/connection_info.hpp"
 #include "code_interpreter/agent/privileges.hpp"
-#include "code_interpreter/agent/unique_fd.hpp"
+#include "code_interpreter/fd/unique_fd.hpp"
 
 namespace ci::agent {
+
+using ci::fd::UniqueFd;
 
 // Move-only owner of a child process. The destructor kills (when allowed) and reaps a child that
 // is still running, waiting a few seconds at most for one it may not kill.

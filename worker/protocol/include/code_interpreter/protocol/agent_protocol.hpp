@@ -9,7 +9,7 @@
 //
 // Requests  (gateway -> agent): {"id": <uint64>, "op": "ping"}
 //                               {"id": <uint64>, "op": "execute", "code": "...",
-//                                "max_output_bytes": <uint64>}
+//                                "max_output_bytes": <uint64>, "store_history": <bool, default false>}
 //                               {"id": <uint64>, "op": "interrupt"}   (interrupts the running execution)
 // Replies   (agent -> gateway): {"id": <same>, "ok": true, "result": ExecutionResult}   (execute)
 //                               {"id": <same>, "ok": true, "ready": true}              (ping)

@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""Writes docs/benchmarks.md and the latency chart from the JSON files bench/run.sh collected.
+
+usage: report.py RESULTS_DIR MARKDOWN_FILE PNG_FILE
+Runs with the host's /usr/bin/python3 (matplotlib). A figure that was not measured reads "n/a".
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+results, md_path, png_path = sys.argv[1:4]
+
+
+def load(name):
+    try:
+        with open(os.path.join(results, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):  # not measured, or the measurement failed
+        return None
+
+
+def get(data, *keys):
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def fmt(value, digits=1, unit=""):
+    return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def mb(kb):
+    return None if kb is None else kb / 1024
+
+
+def ratio(a, b):
+    return "n/a" if a is None or not b else f"{a / b:.2f}x"
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+    return {"cores": os.cpu_count(), "cpu": cpu, "ram_gb": mem_kb / 1048576, "kernel": platform.release(),
+            "commit": commit or "?"}
+
+
+runs = {name: load(name) for name in ["raw", "raw-nohist", "raw-single", "gw-main", "gw-single", "gw-new",
+                                       "gw-refill-quiet", "gw-refill-burst", "gw-200"]}
+fill, fill200, memory = load("fill"), load("fill-200"), load("memory")
+gw_start, gw_end, gw_200 = load("gateway-start"), load("gateway-end"), load("gateway-200")
+threads_main, threads_200 = load("threads-main"), load("threads-200")
+with open(os.path.join(results, "commands.txt")) as f:
+    commands = f.read().strip()
+m = machine()
+
+
+def lat(run, key):
+    return get(runs[run], "latency_ms", key)
+
+
+def rps(run):
+    return get(runs[run], "requests_per_s")
+
+
+def row(run):
+    r = runs[run]
+    if r is None:
+        return f"| {run}: not measured | | | | | | | | | |"
+    l = r["latency_ms"]
+    return (f"| {r['label']} | {r['attempted']} | {r['success_rate']:.1f}% | {r['verification_rate']:.1f}% | "
+            f"{r['requests_per_s']:.1f} | {l['mean']:.1f} | {l['p50']:.1f} | {l['p95']:.1f} | {l['p99']:.1f} | {l['max']:.1f} |")
+
+
+def target(name, wanted, shown, value, ok):
+    verdict = "n/a" if value is None else ("met" if ok(value) else "**not met**")
+    return f"| {name} | {wanted} | {shown} | {verdict} |"
+
+
+main = runs["gw-main"]
+size = "stateful load" if main is None else f"{main['users']} users x {main['requests_per_user']}"
+added_p50 = None if lat("gw-single", "p50") is None or lat("raw-single", "p50") is None \
+    else lat("gw-single", "p50") - lat("raw-single", "p50")
+burst = get(runs["gw-refill-burst"], "settings", "burst")
+quiet_p95 = lat("gw-refill-quiet", "p95")
+refill_p95 = get(burst, "users_latency_during_refill_ms", "p95")
+p95_rise = None if quiet_p95 is None or refill_p95 is None else (refill_p95 / quiet_p95 - 1) * 100
+rise = "n/a" if p95_rise is None else f"{p95_rise:+.0f}%"
+many = get(runs["gw-200"], "users")
+
+targets = [
+    target(f"{size}: success and verification", "100%",
+           f"{fmt(get(main, 'success_rate'))}% / {fmt(get(main, 'verification_rate'))}%",
+           get(main, "verification_rate"), lambda v: v == 100 and main["success_rate"] == 100),
+    target(f"{size}: throughput vs raw default kernels", ">= 1.5x", ratio(rps("gw-main"), rps("raw")),
+           rps("raw") and rps("gw-main"), lambda v: v >= 1.5 * rps("raw")),
+    target(f"{size}: P95 vs mean", "<= 2x", ratio(lat("gw-main", "p95"), lat("gw-main", "mean")),
+           lat("gw-main", "p95"), lambda v: v <= 2 * lat("gw-main", "mean")),
+    target(f"{size}: P99", "< 150 ms", fmt(lat("gw-main", "p99"), 1, " ms"), lat("gw-main", "p99"), lambda v: v < 150),
+    target("Added P50 over a direct kernel call (1 user)", "<= 0.5 ms", fmt(added_p50, 2, " ms"), added_p50,
+           lambda v: v <= 0.5),
+    target("New session P50 (warm pool)", "<= 10 ms", fmt(lat("gw-new", "p50"), 1, " ms"), lat("gw-new", "p50"),
+           lambda v: v <= 10),
+    target("New session P99 (warm pool)", "<= 50 ms", fmt(lat("gw-new", "p99"), 1, " ms"), lat("gw-new", "p99"),
+           lambda v: v <= 50),
+    target("Idle worker memory (mean cgroup usage)", "<= 60 MB", fmt(get(memory, "mean_usage_mb"), 1, " MB"),
+           get(memory, "mean_usage_mb"), lambda v: v <= 60),
+    target("Pool fill from empty", ">= 2 workers/s", fmt(get(fill, "workers_per_s"), 2, " workers/s"),
+           get(fill, "workers_per_s"), lambda v: v >= 2),
+    target("Pool refill under load", ">= 2 workers/s", fmt(get(burst, "workers_per_s"), 2, " workers/s"),
+           get(burst, "workers_per_s"), lambda v: v >= 2),
+    target("Running sessions' P95 during a refill", "<= +20%", rise, p95_rise, lambda v: v <= 20),
+    f"| Gateway threads with {many or 'n/a'} concurrent sessions | small, fixed | "
+    f"{get(threads_200, 'max_threads') or 'n/a'} (idle gateway: {get(gw_start, 'threads') or 'n/a'}) | see the figures |",
+]
+
+md = f"""# Benchmarks
+
+Written by `bench/run.sh` on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} (commit `{m['commit']}`).
+Every figure comes from one run on one machine: {m['cores']} cores ({m['cpu']}), {m['ram_gb']:.1f} GB RAM, Linux {m['kernel']}.
+Other load on the machine during the run skews the figures.
+
+The workload is stateful: each user's first request sets a counter to a per-user base, each later request increments and
+shows it (`n += 1` then `n`), and every answer is checked against the expected value. Latencies are those of answered
+requests as the client measured them; percentiles are nearest-rank. The raw baseline runs the same workload on bare
+ipykernels started in the same worker image (one container each, network none, the sandbox user, the worker's default
+CPU and memory limits, the home on the container's disk), driven directly over ZeroMQ by one client thread per kernel.
+
+## Targets (issue 5)
+
+| Target | Wanted | Measured | |
+| --- | --- | --- | --- |
+{chr(10).join(targets)}
+
+## Stateful load, side by side
+
+| Run | Requests | Success | Verified | Requests/s | Mean ms | P50 ms | P95 ms | P99 ms | Max ms |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+{row('raw')}
+{row('raw-nohist')}
+{row('gw-main')}
+{row('raw-single')}
+{row('gw-single')}
+
+- Gateway / raw default kernels: throughput {ratio(rps('gw-main'), rps('raw'))}, P50 {ratio(lat('gw-main', 'p50'), lat('raw', 'p50'))}, P95 {ratio(lat('gw-main', 'p95'), lat('raw', 'p95'))}, P99 {ratio(lat('gw-main', 'p99'), lat('raw', 'p99'))}.
+- Gateway / raw kernels with `store_history` false: throughput {ratio(rps('gw-main'), rps('raw-nohist'))}, P95 {ratio(lat('gw-main', 'p95'), lat('raw-nohist', 'p95'))}, P99 {ratio(lat('gw-main', 'p99'), lat('raw-nohist', 'p99'))}. Without history the bare kernels manage {ratio(rps('raw-nohist'), rps('raw'))} the default's throughput.
+- One user, one request at a time: the gateway adds {fmt(added_p50, 2, ' ms')} to the direct kernel call's P50 ({fmt(lat('gw-single', 'p50'), 2)} ms against {fmt(lat('raw-single', 'p50'), 2)} ms): HTTP, the gateway, the signed ipc hop and the agent.
+
+![Latency distributions](benchmarks-latency.png)
+
+## New sessions
+
+A fresh `user_uuid`'s first `/execute` with a warm pool, one at a time, each session released after and the next one sent
+once the pool is full and quiet again: {get(runs['gw-new'], 'attempted') or 'n/a'} sessions, P50 {fmt(lat('gw-new', 'p50'), 1, ' ms')}, P95 {fmt(lat('gw-new', 'p95'), 1, ' ms')}, P99 {fmt(lat('gw-new', 'p99'), 1, ' ms')}, max {fmt(lat('gw-new', 'max'), 1, ' ms')}.
+
+## The pool
+
+- Fill from empty, counted from the gateway's process start: {get(fill, 'workers') or 'n/a'} workers in {fmt(get(fill, 'seconds'), 1, ' s')} ({fmt(get(fill, 'workers_per_s'), 2)} workers/s); {get(fill200, 'workers') or 'n/a'} workers in {fmt(get(fill200, 'seconds'), 1, ' s')} ({fmt(get(fill200, 'workers_per_s'), 2)} workers/s).
+- Refill under load: {get(burst, 'sessions') or 'n/a'} new sessions take idle workers at once while {get(runs['gw-refill-burst'], 'users') or 'n/a'} users run; the pool is full again after {fmt(get(burst, 'refill_s'), 1, ' s')} ({fmt(get(burst, 'workers_per_s'), 2)} workers/s).
+- The running users' latency meanwhile: P95 {fmt(refill_p95, 1, ' ms')} against {fmt(quiet_p95, 1, ' ms')} with a quiet pool ({rise}), P99 {fmt(get(burst, 'users_latency_during_refill_ms', 'p99'), 1, ' ms')} against {fmt(lat('gw-refill-quiet', 'p99'), 1, ' ms')}.
+
+## Memory and threads
+
+- Idle worker, mean of {get(memory, 'workers') or 'n/a'} from their cgroups: {fmt(get(memory, 'mean_usage_mb'), 1, ' MB')} charged (page cache included), {fmt(get(memory, 'mean_rss_mb'), 1, ' MB')} anonymous; largest {fmt(get(memory, 'max_usage_mb'), 1, ' MB')}.
+- Gateway RSS: {fmt(mb(get(gw_start, 'rss_kb')), 1, ' MB')} with the pool just filled, {fmt(mb(get(gw_end, 'rss_kb')), 1, ' MB')} after every run above (peak {fmt(mb(get(gw_end, 'hwm_kb')), 1, ' MB')}).
+- Gateway threads: {get(gw_start, 'threads') or 'n/a'} idle, at most {get(threads_main, 'max_threads') or 'n/a'} during the {size} run, at most {get(threads_200, 'max_threads') or 'n/a'} with {many or 'n/a'} concurrent sessions ({fmt(get(runs['gw-200'], 'success_rate'), 1, '%')} answered; gateway RSS then {fmt(mb(get(gw_200, 'rss_kb')), 1, ' MB')}).
+
+## How to reproduce
+
+`bench/run.sh` (as root) builds, runs everything above, stops everything it started and rewrites this file. The commands
+it ran, in order:
+
+```sh
+{commands}
+```
+"""
+
+with open(md_path, "w") as f:
+    f.write(md)
+
+# The cumulative share of requests answered within x ms (the log scale shows the tail), and the
+# percentiles side by side.
+series = [runs[name] for name in ["raw", "raw-nohist", "gw-main", "gw-new"] if runs[name]]
+fig, (ecdf, bars) = plt.subplots(1, 2, figsize=(13, 5))
+for run in series:
+    xs = sorted(run["latencies_ms"])
+    ecdf.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))], label=run["label"])
+ecdf.set_xscale("log")
+ecdf.set_xlabel("latency (ms, log scale)")
+ecdf.set_ylabel("share of requests answered")
+ecdf.grid(True, which="both", alpha=0.3)
+ecdf.legend()
+keys = ["p50", "p95", "p99"]
+width = 0.8 / max(len(series), 1)
+for i, run in enumerate(series):
+    bars.bar([k + i * width for k in range(len(keys))], [run["latency_ms"][k] for k in keys], width, label=run["label"])
+bars.set_xticks([k + width * (len(series) - 1) / 2 for k in range(len(keys))], [k.upper() for k in keys])
+bars.set_ylabel("latency (ms)")
+bars.legend()
+fig.suptitle(f"Latency: gateway and bare kernels ({m['cores']} cores, {m['cpu']})")
+fig.tight_layout()
+fig.savefig(png_path, dpi=110)

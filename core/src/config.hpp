@@ -58,7 +58,7 @@ struct ExecutionConfig {
     // Default of a request's store_history: off, API executions skip the kernel's history
     // bookkeeping (faster; execution_count stays, In/Out/_N are not kept; `_` still is).
     bool store_history = false;
-    // Executions running at once across all sessions (0: the host's core count); more wait in
+    // Executions running at once across all sessions (0: the host's cores + 1); more wait in
     // arrival order. One that runs longer than running_slot_time stops counting, so sleeping or
     // I/O-bound code never holds the others back.
     int max_running = 0;

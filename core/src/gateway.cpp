@@ -55,12 +55,15 @@ void Gateway::stop() {
     // shutting_down), running ones get drain_timeout to finish, and what is still running then is
     // answered instead of being dropped with the endpoint.
     sessions_.drain(config_.pool.drain_timeout);
+    // Removing a worker takes a fraction of a second and a few run at once: a large pool needs
+    // longer than a small one, and the bound only guards against a backend that stopped answering.
+    const auto wait = std::chrono::seconds(30) + std::chrono::milliseconds(500) * pool_.stats().total();
     if (config_.pool.keep_workers_on_stop) {
         sessions_.detach();
-        pool_.detach(std::chrono::seconds(30));
+        pool_.detach(wait);
     } else {
         sessions_.shutdown();
-        pool_.shutdown(std::chrono::seconds(30));
+        pool_.shutdown(wait);
     }
     if (endpoint_) endpoint_->shutdown();
     hub_.stop();

@@ -27,8 +27,10 @@ constexpr auto kExpiryMemory = std::chrono::hours(24);
 SessionManager::SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool,
                                AgentHub& hub, TaskRunner& tasks)
     : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks),
+      // One more than the cores keeps them busy while a finished execution's answer travels
+      // back and the next one is sent (measured: docs/benchmarks.md).
       admission_(config.max_running > 0 ? config.max_running
-                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
+                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) + 1) {
     pool_.set_on_leased_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
 }
 

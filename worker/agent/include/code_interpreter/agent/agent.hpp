@@ -50,6 +50,7 @@ private:
     void handle_request(std::string routing_id, const nlohmann::json& body);
     void start_next_execution();
     void finish_execution();
+    void on_warmed_up();
     void fail_all(const std::string& error);
     void reply(const std::string& routing_id, const nlohmann::json& body);
     void log_dropped(const std::string& source, const std::string& error);
@@ -62,6 +63,7 @@ private:
     UniqueFd signals_;
     KernelReadiness readiness_;
     bool ready_ = false;
+    bool warming_up_ = false;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::deque<Request> queue_;
     std::optional<Running> running_;

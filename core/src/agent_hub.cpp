@@ -1,5 +1,6 @@
 #include "agent_hub.hpp"
 
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -27,12 +28,19 @@ struct AgentHub::Command {
 // A worker's DEALER socket and a PAIR socket receiving its monitor events, which tell when the
 // agent's end connects and when it goes away.
 struct AgentHub::Channel {
+    // What an epoll event of this channel's points at: its socket or its monitor.
+    struct Tag {
+        Channel* channel;
+        bool monitor;
+    };
     std::string worker_id;
     std::string key;
     zmq::socket_t socket;
     zmq::socket_t monitor;
     bool connected = false;
     bool lost = false;
+    Tag socket_tag{this, false};
+    Tag monitor_tag{this, true};
 
     ~Channel() {
         if (socket) zmq_socket_monitor(socket.handle(), nullptr, 0);
@@ -42,11 +50,18 @@ struct AgentHub::Channel {
 AgentHub::AgentHub() {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) throw std::runtime_error("epoll_create1 failed");
+    epoll_event wake{};
+    wake.events = EPOLLIN;
+    wake.data.ptr = nullptr;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake) != 0) throw std::runtime_error("epoll_ctl failed");
     thread_ = std::thread([this] { run(); });
 }
 
 AgentHub::~AgentHub() {
     stop();
+    ::close(epoll_fd_);
     ::close(wake_fd_);
 }
 
@@ -105,6 +120,7 @@ void AgentHub::run() {
                 for (auto& [id, ch] : channels_) ids.push_back(id);
                 for (auto& id : ids) {
                     fail_pending(id, AgentReply::Status::disconnected, "the gateway is stopping");
+                    unwatch_fds(*channels_[id]);
                     channels_.erase(id);
                 }
                 {
@@ -121,33 +137,26 @@ void AgentHub::run() {
             apply(command);
         }
 
-        // Per channel: its socket, then its monitor.
-        std::vector<zmq::pollitem_t> items;
-        std::vector<Channel*> order;
-        items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
-        for (auto& [id, ch] : channels_) {
-            items.push_back({ch->socket.handle(), 0, ZMQ_POLLIN, 0});
-            items.push_back({ch->monitor.handle(), 0, ZMQ_POLLIN, 0});
-            order.push_back(ch.get());
-        }
         auto now = Clock::now();
         auto timeout = std::chrono::milliseconds(1000);
         for (auto& [id, p] : pending_) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now);
             timeout = std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(0), timeout);
         }
-        zmq::poll(items.data(), items.size(), timeout);
-
-        if (items[0].revents & ZMQ_POLLIN) {
-            std::uint64_t count;
-            [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
-        }
-        for (std::size_t i = 0; i < order.size(); ++i) {
-            if (items[1 + 2 * i].revents & ZMQ_POLLIN) receive(*order[i]);
-        }
-        // Callbacks run from here may post commands; those are applied on the next turn.
-        for (std::size_t i = 0; i < order.size(); ++i) {
-            if (items[2 + 2 * i].revents & ZMQ_POLLIN) watch(*order[i]);
+        epoll_event events[64];
+        int ready = ::epoll_wait(epoll_fd_, events, 64, static_cast<int>(timeout.count()));
+        // Callbacks run from here may post commands; those are applied on the next turn, so no
+        // channel goes away while this batch is handled.
+        for (int i = 0; i < ready; ++i) {
+            auto* tag = static_cast<Channel::Tag*>(events[i].data.ptr);
+            if (!tag) {
+                std::uint64_t count;
+                [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
+            } else if (tag->monitor) {
+                watch(*tag->channel);
+            } else {
+                receive(*tag->channel);
+            }
         }
         expire(Clock::now());
     }
@@ -172,13 +181,21 @@ void AgentHub::apply(Command& command) {
             channel->monitor.set(zmq::sockopt::linger, 0);
             channel->monitor.connect(monitor_address);
             channel->socket.connect(command.endpoint_or_reason);
+            watch_fds(*channel);
+            // A new pipe signals its ZMQ_FD only once its reader has found it empty: read once now.
+            watch(*channel);
+            receive(*channel);
             channels_[command.worker_id] = std::move(channel);
             break;
         }
-        case Command::Kind::disconnect:
+        case Command::Kind::disconnect: {
             fail_pending(command.worker_id, AgentReply::Status::disconnected, command.endpoint_or_reason);
-            channels_.erase(command.worker_id);
+            auto it = channels_.find(command.worker_id);
+            if (it == channels_.end()) break;
+            unwatch_fds(*it->second);
+            channels_.erase(it);
             break;
+        }
         case Command::Kind::request: {
             auto it = channels_.find(command.worker_id);
             if (it == channels_.end()) {
@@ -199,11 +216,31 @@ void AgentHub::apply(Command& command) {
                 break;
             }
             pending_.emplace(id, Pending{command.worker_id, command.deadline, std::move(command.callback)});
+            // Sending may have consumed the wake-up of the socket's ZMQ_FD: look for input now.
+            receive(*it->second);
             break;
         }
         case Command::Kind::stop:
             break;
     }
+}
+
+// A ZMQ_FD is readable when the socket *may* have news, and reading it is left to libzmq:
+// each handler drains its socket until it would block, which also resets that signal.
+void AgentHub::watch_fds(Channel& channel) {
+    for (auto* tag : {&channel.socket_tag, &channel.monitor_tag}) {
+        zmq::socket_t& socket = tag->monitor ? channel.monitor : channel.socket;
+        epoll_event event{};
+        event.events = EPOLLIN;
+        event.data.ptr = tag;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, socket.get(zmq::sockopt::fd), &event) != 0)
+            throw std::runtime_error("epoll_ctl failed for worker " + channel.worker_id);
+    }
+}
+
+void AgentHub::unwatch_fds(Channel& channel) {
+    for (zmq::socket_t* socket : {&channel.socket, &channel.monitor})
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, socket->get(zmq::sockopt::fd), nullptr);
 }
 
 void AgentHub::receive(Channel& channel) {

@@ -70,9 +70,12 @@ private:
     void watch(Channel& channel);
     void expire(Clock::time_point now);
     void fail_pending(const std::string& worker_id, AgentReply::Status status, const std::string& why);
+    void watch_fds(Channel& channel);
+    void unwatch_fds(Channel& channel);
 
     zmq::context_t context_;
-    int wake_fd_ = -1;  // eventfd: commands are waiting
+    int wake_fd_ = -1;   // eventfd: commands are waiting
+    int epoll_fd_ = -1;  // the wake fd and every channel's ZMQ_FDs: a turn costs what is ready, not O(workers)
     std::mutex mu_;
     std::vector<Command> commands_;
     bool stopping_ = false;

@@ -103,6 +103,8 @@ measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --js
 measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --store-history false \
   --json "$results/raw-nohist.json"
 measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --json "$results/raw-single.json"
+# The gateway runs executions without history by default: its added latency is measured against this.
+measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --store-history false --json "$results/raw-single-nohist.json"
 
 step "gateway with $min_idle idle workers"
 start_gateway "$min_idle" "$max_total" fill

@@ -18,10 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-long long ms_since(Clock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
-
 bool daemon_answers() { return run_command("docker info >/dev/null 2>&1").status == 0; }
 
 bool start_daemon() { return run_command(CI_SOURCE_DIR "/scripts/ensure-dockerd.sh >/dev/null").status == 0; }

@@ -19,10 +19,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-long long ms_since(Clock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
-
 std::string condition_of(const std::string& url) {
     auto status = status_of(url);
     return status.is_object() ? status["condition"].value("state", "") : "";

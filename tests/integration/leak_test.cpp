@@ -410,7 +410,7 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
     EXPECT_EQ(count_entries("/run/code-interpreter-disks", instance_ + "-"), 0u);
     EXPECT_EQ(count_entries("/var/lib/code-interpreter/disks", instance_ + "-"), 0u);
     std::printf("[ leak     ] total %lld ms\n",
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_started).count()));
+                ms_since(test_started));
 }
 
 // A request whose execution runs when the gateway stops is answered, not dropped.

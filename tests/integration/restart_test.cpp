@@ -53,8 +53,7 @@ TEST(RestartTest, KeptWorkersAreAdoptedWithTheirSessions) {
 
     auto started = Clock::now();
     TestGateway second("restart", {.min_idle = 1, .max_total = 4});
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-    std::printf("[ restart  ] the second gateway adopted and started in %lld ms\n", static_cast<long long>(took.count()));
+    std::printf("[ restart  ] the second gateway adopted and started in %lld ms\n", ms_since(started));
 
     auto r = execute_as(second.url(""), kept, "x + 1");
     EXPECT_EQ(r.status, 200) << r.body;

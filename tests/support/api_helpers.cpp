@@ -48,6 +48,10 @@ nlohmann::json status_of(const std::string& base_url) {
     }
 }
 
+long long ms_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
 bool wait_until(const std::function<bool()>& pred, std::chrono::steady_clock::duration limit,
                 std::chrono::steady_clock::duration every) {
     auto until = std::chrono::steady_clock::now() + limit;

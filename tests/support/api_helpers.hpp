@@ -23,6 +23,8 @@ std::string result_text(const HttpResponse& response);
 std::string reason_of(const HttpResponse& response);
 // GET base_url + "/status" with the admin token; null on any failure.
 nlohmann::json status_of(const std::string& base_url);
+// Milliseconds from start until now.
+long long ms_since(std::chrono::steady_clock::time_point start);
 // Polls until pred() holds or the time is up; returns whether it held.
 bool wait_until(const std::function<bool()>& pred, std::chrono::steady_clock::duration limit,
                 std::chrono::steady_clock::duration every = std::chrono::milliseconds(100));

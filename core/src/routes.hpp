@@ -1,0 +1,48 @@
+#pragma once
+// Every route the gateway answers, and the handlers behind them. A handler runs after the route
+// was matched and the caller authenticated with the access the route needs; it answers through
+// the writer, now or later from another thread.
+#include <string_view>
+
+#include <pistache/http.h>
+
+#include "code_interpreter/plugin/auth_provider.hpp"
+#include "config.hpp"
+#include "session_manager.hpp"
+#include "worker_pool.hpp"
+
+namespace ci {
+
+struct ApiServices {
+    const GatewayConfig& config;
+    const plugin::AuthProvider& auth;
+    SessionManager& sessions;
+    WorkerPool& pool;
+};
+
+using RouteHandler = void (*)(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+
+enum class Access {
+    open,   // no token
+    user,   // the user or the admin token
+    admin,  // the admin token
+};
+
+struct Route {
+    std::string_view path;  // exact, without a trailing slash
+    Pistache::Http::Method method;
+    Access access;
+    RouteHandler handler;
+};
+
+// The route table, in one place (http_api.cpp).
+const std::vector<Route>& routes();
+
+// routes_session.cpp
+void handle_execute(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_release(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+// routes_status.cpp
+void handle_status(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_health(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+
+}  // namespace ci

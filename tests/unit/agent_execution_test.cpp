@@ -50,7 +50,7 @@ TEST(AgentExecution, RequestContentRunsVisiblyWithoutStdin) {
     EXPECT_EQ(execute_request_content("1", true).at("store_history"), true);
     EXPECT_EQ(content.at("user_expressions"), json::object());
     EXPECT_EQ(content.at("allow_stdin"), false);
-    EXPECT_EQ(content.at("stop_on_error"), true);
+    EXPECT_EQ(content.at("stop_on_error"), false);
 }
 
 TEST(AgentExecution, CollectsOutputsInOrderWithTheirFields) {
@@ -313,6 +313,81 @@ TEST(AgentExecution, BadlyTypedFieldsReadAsEmpty) {
     ASSERT_EQ(result.outputs.size(), 1u);
     EXPECT_EQ(result.outputs[0].type, "display_data");
     EXPECT_EQ(result.outputs[0].data, json::object());
+}
+
+TEST(AgentExecution, WithoutStreamThereAreNoEvents) {
+    ExecutionCollector collector(kOurs, 0);
+    collector.on_iopub(stream("stdout", "a"));
+    collector.on_iopub(display({{"text/plain", "x"}}));
+    finish(collector);
+    EXPECT_TRUE(collector.take_events().empty());
+    EXPECT_EQ(collector.take_result().outputs.size(), 2u);
+}
+
+TEST(AgentExecution, StreamEventsFollowTheKernelsOrderOneChunkEach) {
+    ExecutionCollector collector(kOurs, 0, /*stream=*/true);
+    collector.on_iopub(message(kOurs, "execute_input", {{"code", "x"}, {"execution_count", 1}}));
+    collector.on_iopub(stream("stdout", "a"));
+    collector.on_iopub(stream("stdout", "b"));
+    collector.on_iopub(stream("stdout", "other", "request-0"));
+    auto first = collector.take_events();
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(json(first[0]), json({{"type", "stream"}, {"name", "stdout"}, {"text", "a"}}));
+    EXPECT_EQ(first[1].text, "b");
+    EXPECT_TRUE(collector.take_events().empty());
+
+    collector.on_iopub(display({{"text/plain", "d"}}));
+    collector.on_iopub(message(kOurs, "update_display_data", {{"data", {{"text/plain", "u"}}}}));
+    collector.on_iopub(message(kOurs, "execute_result",
+                               {{"data", {{"text/plain", "2"}}}, {"execution_count", 1}}));
+    collector.on_iopub(message(kOurs, "error", {{"ename", "E"}, {"evalue", "v"}, {"traceback", {"t"}}}));
+    auto second = collector.take_events();
+    ASSERT_EQ(second.size(), 3u);
+    EXPECT_EQ(second[0].type, "display_data");
+    EXPECT_EQ(second[0].data.at("text/plain"), "d");
+    EXPECT_EQ(second[1].type, "execute_result");
+    EXPECT_EQ(second[1].execution_count, 1);
+    EXPECT_EQ(second[2].type, "error");
+    EXPECT_EQ(second[2].ename, "E");
+
+    // The result is the same as without streaming: the two chunks merged.
+    collector.on_shell(reply("error", 1));
+    collector.on_iopub(idle());
+    auto outputs = collector.take_result().outputs;
+    ASSERT_EQ(outputs.size(), 4u);
+    EXPECT_EQ(outputs[0].text, "ab");
+}
+
+TEST(AgentExecution, StreamEventsRespectTheOutputLimit) {
+    ExecutionCollector collector(kOurs, 5, /*stream=*/true);
+    collector.on_iopub(stream("stdout", "abc"));
+    collector.on_iopub(stream("stdout", "defgh"));  // cut to "de"
+    collector.on_iopub(stream("stdout", "ijk"));    // dropped
+    collector.on_iopub(display({{"text/plain", "x"}}));  // dropped
+    collector.on_iopub(message(kOurs, "error", {{"ename", "E"}, {"evalue", ""}, {"traceback", json::array()}}));
+    auto events = collector.take_events();
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[0].text, "abc");
+    EXPECT_EQ(events[1].text, "de");
+    EXPECT_EQ(events[2].type, "error");
+    finish(collector);
+    auto result = collector.take_result();
+    EXPECT_TRUE(result.truncated);
+    EXPECT_EQ(result.outputs[0].text, "abcde");
+}
+
+TEST(AgentExecution, DroppedRichOutputIsNoEventAndAReplyOnlyErrorIsNoEventEither) {
+    ExecutionCollector collector(kOurs, 3, /*stream=*/true);
+    collector.on_iopub(display({{"text/plain", "toolong"}}));
+    collector.on_shell(message(kOurs, "execute_reply",
+                               {{"status", "error"}, {"ename", "E"}, {"evalue", "v"}, {"traceback", json::array()}}));
+    collector.on_iopub(idle());
+    ASSERT_TRUE(collector.complete());
+    EXPECT_TRUE(collector.take_events().empty());
+    auto result = collector.take_result();
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].type, "error");
+    EXPECT_TRUE(collector.take_events().empty());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "code_interpreter/protocol/agent_protocol.hpp"
+#include "code_interpreter/protocol/base64.hpp"
 #include "code_interpreter/protocol/crypto.hpp"
 
 namespace ci::protocol {
@@ -83,6 +84,46 @@ TEST(AgentProtocol, AnExecutionCountThatIsNotASmallIntegerIsIgnored) {
         EXPECT_EQ(j.get<ExecutionResult>().execution_count, 0) << count;
     }
     EXPECT_EQ(nlohmann::json::parse(R"({"status":"ok","outputs":[],"execution_count":12})").get<ExecutionResult>().execution_count, 12);
+}
+
+TEST(AgentProtocol, DurationRoundTripsAndIsZeroWhenAbsentOrMalformed) {
+    ExecutionResult r;
+    r.status = "ok";
+    r.duration_ms = 1234;
+    nlohmann::json j = r;
+    EXPECT_EQ(j.at("duration_ms"), 1234);
+    EXPECT_EQ(j.get<ExecutionResult>().duration_ms, 1234u);
+    for (const char* duration : {"", R"(,"duration_ms":-5)", R"(,"duration_ms":2.5)", R"(,"duration_ms":"9")"}) {
+        auto parsed = nlohmann::json::parse(std::string(R"({"status":"ok","outputs":[])") + duration + "}");
+        EXPECT_EQ(parsed.get<ExecutionResult>().duration_ms, 0u) << duration;
+    }
+}
+
+TEST(Base64, EncodesTheRfc4648TestVectors) {
+    const std::pair<const char*, const char*> vectors[] = {
+        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+    for (const auto& [plain, encoded] : vectors) {
+        EXPECT_EQ(base64_encode(plain), encoded) << plain;
+        EXPECT_EQ(base64_decode(encoded), std::optional<std::string>(plain)) << encoded;
+    }
+}
+
+TEST(Base64, RoundTripsEveryByteValueWithoutLineBreaks) {
+    std::string bytes;
+    for (int i = 0; i < 3 * 256; ++i) bytes.push_back(static_cast<char>(i % 256));
+    const std::string encoded = base64_encode(bytes);
+    EXPECT_EQ(encoded.find('\n'), std::string::npos);
+    EXPECT_EQ(encoded.size(), 4 * bytes.size() / 3);
+    EXPECT_EQ(base64_decode(encoded), bytes);
+}
+
+TEST(Base64, RefusesWhatIsNotCanonicalPaddedBase64) {
+    for (const char* bad : {"Zg", "Zm9", "Zg=", "Z===", "====", "Zm9v\n", " Zm9v", "Zm9v ", "Zm$v",
+                            "Zg==Zm9v", "Z=g=", "Zm9vYg=\n"}) {
+        EXPECT_EQ(base64_decode(bad), std::nullopt) << bad;
+    }
+    EXPECT_EQ(base64_decode(std::string_view("Zm\0v", 4)), std::nullopt);
 }
 
 }  // namespace

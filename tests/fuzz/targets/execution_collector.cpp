@@ -1,5 +1,7 @@
 // The agent's ExecutionCollector fed with an arbitrary sequence of kernel messages, then the path
-// of its result to the gateway: to_json, encode_message, decode_message, from_json.
+// of its result to the gateway: to_json, encode_message, decode_message, from_json. A second,
+// streaming collector gets the same messages: its result must be the same, and its events must
+// add up to the outputs.
 //
 // Input, one item a line (JSON text has no raw newline):
 //   line 1: max_output_bytes in decimal (anything else: 0, no limit)
@@ -10,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "code_interpreter/agent/execution.hpp"
 #include "fuzz_util.hpp"
@@ -59,6 +62,31 @@ void check_result(const protocol::ExecutionResult& result, std::uint64_t limit) 
     ci::fuzz::check(json(received) == sent, "the result arrives unchanged");
 }
 
+// The events merged as the result merges them: consecutive text of one stream joined.
+std::vector<protocol::OutputItem> merge_events(const std::vector<protocol::OutputItem>& events) {
+    std::vector<protocol::OutputItem> merged;
+    for (const auto& event : events) {
+        if (event.type == "stream" && !merged.empty() && merged.back().type == "stream" &&
+            merged.back().name == event.name)
+            merged.back().text += event.text;
+        else
+            merged.push_back(event);
+    }
+    return merged;
+}
+
+void check_events(const std::vector<protocol::OutputItem>& events,
+                  const protocol::ExecutionResult& result) {
+    for (const auto& event : events)
+        ci::fuzz::check(!(event.type == "stream" && event.text.empty()), "no empty stream event");
+    json merged = merge_events(events);
+    json outputs = result.outputs;
+    // An error the kernel reported only in its execute_reply is in the result alone, last.
+    if (outputs.size() == merged.size() + 1 && outputs.back().at("type") == "error")
+        outputs.erase(outputs.size() - 1);
+    ci::fuzz::check(merged == outputs, "the events add up to the outputs");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -67,6 +95,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::from_chars(lines[0].data(), lines[0].data() + lines[0].size(), limit);
 
     ci::agent::ExecutionCollector collector(kRequest, limit);
+    ci::agent::ExecutionCollector streaming(kRequest, limit, /*stream=*/true);
+    std::vector<protocol::OutputItem> events;
+    bool cleared = false;  // events cannot add up to outputs that a clear_output took away
     for (std::size_t i = 1; i < lines.size(); ++i) {
         std::string_view line = lines[i];
         if (line.size() < 2) continue;
@@ -81,11 +112,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             message.content = json::parse(line.substr(space + 1), nullptr, /*allow_exceptions=*/false);
             if (!message.content.is_object()) continue;
         }
-        if (channel == 's')
+        if (channel == 's') {
             collector.on_shell(message);
-        else
+            streaming.on_shell(message);
+        } else {
             collector.on_iopub(message);
+            streaming.on_iopub(message);
+            cleared = cleared || (channel == 'i' && message.msg_type() == "clear_output");
+        }
+        for (auto& event : streaming.take_events()) events.push_back(std::move(event));
     }
-    if (collector.complete()) check_result(collector.take_result(), limit);
+    ci::fuzz::check(collector.complete() == streaming.complete(), "streaming completes alike");
+    if (!collector.complete()) return 0;
+    const protocol::ExecutionResult result = collector.take_result();
+    ci::fuzz::check(json(streaming.take_result()) == json(result), "streaming leaves the result alone");
+    if (!cleared) check_events(events, result);
+    check_result(result, limit);
     return 0;
 }

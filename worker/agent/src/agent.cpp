@@ -9,8 +9,10 @@
 
 #include <zmq_addon.hpp>
 
+#include "code_interpreter/agent/frames.hpp"
 #include "code_interpreter/agent/log.hpp"
 #include "code_interpreter/agent/signals.hpp"
+#include "code_interpreter/agent/workspace_files.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
 
 namespace ci::agent {
@@ -39,6 +41,12 @@ json error_reply(const json& id, const std::string& error) {
     return {{"id", id}, {"ok", false}, {"error", error}};
 }
 
+json file_error_reply(const json& id, std::string_view kind, const std::string& error) {
+    json body = file_failure(kind, error);
+    body["id"] = id;
+    return body;
+}
+
 // The request id to echo in a reply: the request's, or null when it has none.
 json request_id(const json& body) { return body.contains("id") ? body["id"] : json(nullptr); }
 
@@ -61,9 +69,10 @@ std::optional<GatewayMessage> receive_gateway(zmq::socket_t& gateway, const std:
 
 }  // namespace
 
-Agent::Agent(KernelProcess kernel, KernelClient client, zmq::socket_t gateway,
-             std::string gateway_key, UniqueFd signals)
+Agent::Agent(KernelProcess kernel, UniqueFd file_server, KernelClient client,
+             zmq::socket_t gateway, std::string gateway_key, UniqueFd signals)
     : kernel_(std::move(kernel)),
+      files_(std::move(file_server)),
       client_(std::move(client)),
       gateway_(std::move(gateway)),
       gateway_key_(std::move(gateway_key)),
@@ -88,18 +97,24 @@ int Agent::run() {
             const auto wake = readiness_.ready() ? deadline : std::min(next_probe, deadline);
             timeout = std::chrono::ceil<milliseconds>(wake - now);
         }
+        const short file_events =
+            static_cast<short>(ZMQ_POLLIN | (files_.wants_write() ? ZMQ_POLLOUT : 0));
         zmq::pollitem_t items[] = {
             {nullptr, signals_.get(), ZMQ_POLLIN, 0},
             {client_.shell_socket().handle(), 0, ZMQ_POLLIN, 0},
             {client_.iopub_socket().handle(), 0, ZMQ_POLLIN, 0},
             {gateway_.handle(), 0, ZMQ_POLLIN, 0},
+            {nullptr, files_.fd(), file_events, 0},
         };
-        // Until the kernel is ready, gateway requests wait in ZeroMQ's queue.
-        zmq::poll(items, ready_ ? 4 : 3, timeout);
+        // Until the kernel is ready, gateway requests wait in ZeroMQ's queue (and so no file
+        // request has been sent).
+        const std::size_t count = !ready_ ? 3 : files_.connected() ? 5 : 4;
+        zmq::poll(items, count, timeout);
         if (items[0].revents & ZMQ_POLLIN)
             if (auto exit_status = handle_signals()) return *exit_status;
         handle_kernel_messages();
         if (ready_) handle_gateway_messages();
+        if (count == 5 && items[4].revents != 0) handle_file_server();
     }
 }
 
@@ -131,6 +146,7 @@ void Agent::handle_kernel_messages() {
         if (!ready_) readiness_.on_iopub(*parsed->message);
         if (running_) running_->collector.on_iopub(*parsed->message);
     }
+    if (running_ && running_->request.stream) send_events();
     for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
         auto parsed = client_.receive_shell();
         if (!parsed) break;
@@ -173,19 +189,21 @@ void Agent::handle_request(std::string routing_id, const json& body) {
     const std::string name = op != body.end() && op->is_string() ? op->get<std::string>() : "";
     if (name == "ping") {
         reply(routing_id, {{"id", id}, {"ok", true}, {"ready", true}});
-        return;
-    }
-    if (name == "interrupt") {
+    } else if (name == "interrupt") {
         // ipykernel answers interrupt_request on its control thread by sending SIGINT to its
         // process group, so the running execution ends with KeyboardInterrupt.
         client_.send_control("interrupt_request", json::object());
         reply(routing_id, {{"id", id}, {"ok", true}, {"interrupted", running_.has_value()}});
-        return;
-    }
-    if (name != "execute") {
+    } else if (name == "execute") {
+        handle_execute(std::move(routing_id), id, body);
+    } else if (is_file_operation(name)) {
+        handle_file_request(std::move(routing_id), id, body);
+    } else {
         reply(routing_id, error_reply(id, "unknown op \"" + name + "\""));
-        return;
     }
+}
+
+void Agent::handle_execute(std::string routing_id, const json& id, const json& body) {
     auto code = body.find("code");
     if (code == body.end() || !code->is_string()) {
         reply(routing_id, error_reply(id, "execute needs a string \"code\""));
@@ -200,45 +218,102 @@ void Agent::handle_request(std::string routing_id, const json& body) {
         }
         max_output_bytes = max->get<std::uint64_t>();
     }
-    bool store_history = false;
-    if (auto store = body.find("store_history"); store != body.end()) {
-        if (!store->is_boolean()) {
-            reply(routing_id, error_reply(id, "\"store_history\" must be true or false"));
+    Request request{std::move(routing_id), id, code->get<std::string>(), max_output_bytes};
+    const std::pair<const char*, bool*> flags[] = {{"store_history", &request.store_history},
+                                                   {"stream", &request.stream}};
+    for (const auto& [name, value] : flags) {
+        auto flag = body.find(name);
+        if (flag == body.end()) continue;
+        if (!flag->is_boolean()) {
+            reply(request.routing_id,
+                  error_reply(id, "\"" + std::string(name) + "\" must be true or false"));
             return;
         }
-        store_history = store->get<bool>();
+        *value = flag->get<bool>();
     }
-    queue_.push_back(Request{std::move(routing_id), id, code->get<std::string>(), max_output_bytes,
-                             store_history});
+    queue_.push_back(std::move(request));
     start_next_execution();
+}
+
+void Agent::handle_file_request(std::string routing_id, const json& id, const json& body) {
+    if (!files_.connected()) {
+        reply(routing_id, file_error_reply(id, "io", "the file server is not running"));
+        return;
+    }
+    json request = body;
+    request.erase("id");  // replies come back in order: the server needs no id
+    auto frame = encode_frame(request);
+    if (!frame) {
+        reply(routing_id, file_error_reply(id, "too_large",
+                                           "the request is larger than the " +
+                                               std::to_string(kMaxFrameBytes >> 20) +
+                                               " MiB the file server accepts"));
+        return;
+    }
+    file_requests_.push_back(FileRequest{std::move(routing_id), id});
+    files_.send(*frame);
+    if (!files_.connected()) fail_file_requests();
+}
+
+void Agent::handle_file_server() {
+    for (const std::string& text : files_.exchange()) {
+        if (file_requests_.empty()) {
+            files_.disconnect("it sent a reply to no request");
+            break;
+        }
+        FileRequest request = std::move(file_requests_.front());
+        file_requests_.pop_front();
+        json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+        auto ok = body.is_object() ? body.find("ok") : body.end();
+        if (ok == body.end() || !ok->is_boolean()) {
+            reply(request.routing_id,
+                  file_error_reply(request.id, "io", "the file server sent a malformed reply"));
+            continue;
+        }
+        body["id"] = request.id;
+        reply(request.routing_id, body);
+    }
+    if (!files_.connected()) fail_file_requests();
+}
+
+// Called once, when the file server's socket has just been disconnected.
+void Agent::fail_file_requests() {
+    const std::string error = "the file server has stopped (" + files_.disconnect_reason() + ")";
+    log_line(error);
+    for (const FileRequest& request : file_requests_)
+        reply(request.routing_id, file_error_reply(request.id, "io", error));
+    file_requests_.clear();
+}
+
+void Agent::send_events() {
+    for (const protocol::OutputItem& item : running_->collector.take_events())
+        reply(running_->request.routing_id, {{"id", running_->request.id}, {"event", item}});
 }
 
 void Agent::start_next_execution() {
     if (running_ || queue_.empty()) return;
     Request request = std::move(queue_.front());
     queue_.pop_front();
+    const auto started = Clock::now();
     std::string msg_id =
         client_.send_shell("execute_request", execute_request_content(request.code, request.store_history));
-    log_line("execution " + request.id.dump() + " started");
     const std::uint64_t max_output_bytes = request.max_output_bytes;
+    const bool stream = request.stream;
     running_.emplace(Running{std::move(request),
-                             ExecutionCollector(std::move(msg_id), max_output_bytes),
-                             Clock::now()});
+                             ExecutionCollector(std::move(msg_id), max_output_bytes, stream),
+                             started});
 }
 
 void Agent::finish_execution() {
     Running done = std::move(*running_);
     running_.reset();
     protocol::ExecutionResult result = done.collector.take_result();
+    result.duration_ms = static_cast<std::uint64_t>(millis_since(done.started));
     if (done.request.routing_id.empty()) {  // the warm-up
         on_warmed_up();
         start_next_execution();
         return;
     }
-    log_line("execution " + done.request.id.dump() + " finished: " + result.status + ", " +
-             std::to_string(result.outputs.size()) + " outputs" +
-             (result.truncated ? " (truncated)" : "") + ", " +
-             std::to_string(millis_since(done.started)) + " ms");
     reply(done.request.routing_id, {{"id", done.request.id}, {"ok", true}, {"result", result}});
     start_next_execution();
 }
@@ -250,6 +325,9 @@ void Agent::fail_all(const std::string& error) {
     }
     for (const Request& request : queue_) reply(request.routing_id, error_reply(request.id, error));
     queue_.clear();
+    for (const FileRequest& request : file_requests_)
+        reply(request.routing_id, file_error_reply(request.id, "io", error));
+    file_requests_.clear();
     // Requests still waiting in ZeroMQ's queue get the same answer.
     while (auto message = receive_gateway(gateway_, gateway_key_))
         if (message->decoded.body)

@@ -35,6 +35,14 @@ protocol::OutputItem error_item(const json& content) {
     return item;
 }
 
+protocol::OutputItem stream_item(std::string name, std::string text) {
+    protocol::OutputItem item;
+    item.type = "stream";
+    item.name = std::move(name);
+    item.text = std::move(text);
+    return item;
+}
+
 // The longest prefix of text of at most max bytes that does not split a UTF-8 sequence.
 std::size_t utf8_prefix_length(const std::string& text, std::size_t max) {
     std::size_t n = std::min(max, text.size());
@@ -63,12 +71,16 @@ json execute_request_content(const std::string& code, bool store_history) {
         {"store_history", store_history},
         {"user_expressions", json::object()},
         {"allow_stdin", false},
-        {"stop_on_error", true},
+        // The gateway sends one execution at a time, so there is never a queued request to skip;
+        // with true, ipykernel 6 also aborts a request arriving just after an error, which would
+        // come back as an empty success.
+        {"stop_on_error", false},
     };
 }
 
-ExecutionCollector::ExecutionCollector(std::string msg_id, std::uint64_t max_output_bytes)
-    : msg_id_(std::move(msg_id)), limit_(max_output_bytes) {}
+ExecutionCollector::ExecutionCollector(std::string msg_id, std::uint64_t max_output_bytes,
+                                       bool stream)
+    : msg_id_(std::move(msg_id)), limit_(max_output_bytes), stream_(stream) {}
 
 void ExecutionCollector::on_iopub(const JupyterMessage& message) {
     if (message.parent_msg_id() != msg_id_) return;
@@ -126,16 +138,13 @@ void ExecutionCollector::add_stream(const json& content) {
     }
     used_ += text.size();
     if (text.empty()) return;
+    if (stream_) events_.push_back(stream_item(name, text));
     auto& outputs = result_.outputs;
     if (!outputs.empty() && outputs.back().type == "stream" && outputs.back().name == name) {
         outputs.back().text += text;
         return;
     }
-    protocol::OutputItem item;
-    item.type = "stream";
-    item.name = std::move(name);
-    item.text = std::move(text);
-    outputs.push_back(std::move(item));
+    outputs.push_back(stream_item(std::move(name), std::move(text)));
 }
 
 void ExecutionCollector::add_rich(const std::string& type, const json& content) {
@@ -153,6 +162,7 @@ void ExecutionCollector::add_rich(const std::string& type, const json& content) 
     item.data = std::move(data);
     item.metadata = object_field(content, "metadata");
     if (type == "execute_result") item.execution_count = int_field(content, "execution_count");
+    if (stream_) events_.push_back(item);
     result_.outputs.push_back(std::move(item));
 }
 
@@ -160,6 +170,7 @@ void ExecutionCollector::add_error(const json& content) {
     apply_pending_clear();
     iopub_error_ = true;
     result_.outputs.push_back(error_item(content));
+    if (stream_) events_.push_back(result_.outputs.back());
 }
 
 }  // namespace ci::agent

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "code_interpreter/agent/file_server.hpp"
 #include "code_interpreter/agent/log.hpp"
 #include "code_interpreter/agent/signals.hpp"
 
@@ -177,15 +179,46 @@ void limit_kernel_resources() {
     if (::setrlimit(RLIMIT_CORE, &no_core) != 0) throw errno_error("setrlimit(RLIMIT_CORE)");
 }
 
-// The supervisor: becomes the kernel user for good, prepares the kernel directory and starts
-// the kernel.
-[[noreturn]] void run_supervisor(ChildPlan& plan, UniqueFd report, UniqueFd stop) {
+// Forks the file server (file_server.hpp), already the kernel user, with a directory fd of the
+// workspace. Returns in the supervisor, whose copies of socket and the workspace fd then close.
+void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report, UniqueFd& stop) {
+    UniqueFd workspace(::open(plan.workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!workspace) throw errno_error("cannot open workdir " + plan.workdir);
+    const pid_t supervisor = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw errno_error("fork");
+    if (pid > 0) return;
+    stop.reset();
     try {
-        // Only stdio and the close-on-exec pipes should be open. Best effort: Linux before 5.11
-        // lacks the flag, and the agent opens no inheritable fd of its own.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw errno_error("PR_SET_PDEATHSIG");
+        if (::getppid() != supervisor) throw std::runtime_error("the supervisor exited");
+        // User code runs as the same user: not dumpable, it cannot ptrace the file server or
+        // take its socket through /proc.
+        make_undumpable();
+        ::umask(022);  // directories it creates are 0755; files get 0644 explicitly
+    } catch (const std::exception& e) {
+        fail_start(report.get(), (std::string("file server: ") + e.what()).c_str());
+    }
+    report.reset();
+    try {
+        serve_files(socket.get(), workspace.get());
+    } catch (const std::exception& e) {
+        log_line(std::string("file server failed: ") + e.what());
+        ::_exit(1);
+    }
+    ::_exit(0);
+}
+
+// The supervisor: becomes the kernel user for good, starts the file server, prepares the kernel
+// directory and starts the kernel.
+[[noreturn]] void run_supervisor(ChildPlan& plan, UniqueFd report, UniqueFd stop, UniqueFd files) {
+    try {
+        // Only stdio and the close-on-exec pipes and socket should be open. Best effort: Linux
+        // before 5.11 lacks the flag, and the agent opens no inheritable fd of its own.
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         drop_privileges(plan.uid, plan.gid, {plan.gid});
         limit_kernel_resources();
+        start_file_server(plan, std::move(files), report, stop);
         // The agent reaches the sockets through the kernel's group; others get nothing.
         ::umask(007);
         if (::mkdir(plan.kernel_dir.c_str(), 0750) != 0) {
@@ -272,7 +305,7 @@ std::string describe_wait_status(int status) {
     return "wait status " + std::to_string(status);
 }
 
-KernelProcess launch_kernel(const KernelSpec& spec) {
+StartedKernel launch_kernel(const KernelSpec& spec) {
     const std::string workdir = spec.workdir.string();
     const std::string connection_file = spec.connection.connection_file().string();
     ChildPlan plan{
@@ -294,19 +327,27 @@ KernelProcess launch_kernel(const KernelSpec& spec) {
 
     auto [report_read, report_write] = make_pipe();
     auto [stop_read, stop_write] = make_pipe();
+    int files[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, files) != 0)
+        throw errno_error("socketpair");
+    UniqueFd files_agent(files[0]), files_server(files[1]);
     const pid_t pid = ::fork();
     if (pid < 0) throw errno_error("fork");
     if (pid == 0) {
         report_read.reset();
         stop_write.reset();
-        run_supervisor(plan, std::move(report_write), std::move(stop_read));
+        // The file server must see end of file when the agent's end closes.
+        files_agent.reset();
+        run_supervisor(plan, std::move(report_write), std::move(stop_read),
+                       std::move(files_server));
     }
     KernelProcess kernel(ChildProcess(pid), std::move(stop_write));
     report_write.reset();
     stop_read.reset();
+    files_server.reset();
     if (std::string failure = read_all(report_read.get()); !failure.empty())
         throw std::runtime_error("kernel start-up failed: " + failure);
-    return kernel;
+    return StartedKernel{std::move(kernel), std::move(files_agent)};
 }
 
 }  // namespace ci::agent

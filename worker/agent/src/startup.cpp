@@ -61,10 +61,10 @@ int run_agent(const Options& options) {
     }
 
     const ConnectionInfo connection{options.kernel_dir, protocol::random_hex(32)};
-    KernelProcess kernel = launch_kernel(
+    StartedKernel kernel = launch_kernel(
         KernelSpec{options.python, kernel_user, options.workdir, connection});
     log_line("kernel started as " + kernel_user.name + " (supervisor pid " +
-             std::to_string(kernel.pid()) + ")");
+             std::to_string(kernel.process.pid()) + ")");
 
     // The kernel's group opens its ipc sockets (created group-accessible) to the agent.
     drop_privileges(agent_user.uid, agent_user.gid, {agent_user.gid, kernel_user.gid});
@@ -82,8 +82,8 @@ int run_agent(const Options& options) {
     const std::string endpoint = tcp ? options.listen : ipc_endpoint(run_dir / "agent.sock");
     zmq::socket_t gateway = bind_gateway(context, endpoint);
     log_line("listening on " + endpoint);
-    Agent agent(std::move(kernel), std::move(client), std::move(gateway), std::move(gateway_key),
-                std::move(signals));
+    Agent agent(std::move(kernel.process), std::move(kernel.file_server), std::move(client),
+                std::move(gateway), std::move(gateway_key), std::move(signals));
     return agent.run();
 }
 

@@ -18,6 +18,11 @@ int int_field(const nlohmann::json& j, const char* key, int fallback) {
     return static_cast<int>(v);
 }
 
+std::uint64_t uint64_field(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
 }  // namespace
 
 void to_json(nlohmann::json& j, const OutputItem& item) {
@@ -53,7 +58,8 @@ void to_json(nlohmann::json& j, const ExecutionResult& result) {
     j = nlohmann::json{{"status", result.status},
                        {"execution_count", result.execution_count},
                        {"outputs", result.outputs},
-                       {"truncated", result.truncated}};
+                       {"truncated", result.truncated},
+                       {"duration_ms", result.duration_ms}};
 }
 
 void from_json(const nlohmann::json& j, ExecutionResult& result) {
@@ -61,6 +67,7 @@ void from_json(const nlohmann::json& j, ExecutionResult& result) {
     result.execution_count = int_field(j, "execution_count", 0);
     result.outputs = j.at("outputs").get<std::vector<OutputItem>>();
     result.truncated = j.value("truncated", false);
+    result.duration_ms = uint64_field(j, "duration_ms");
 }
 
 std::vector<std::string> encode_message(std::string_view key, const nlohmann::json& body) {

@@ -1,5 +1,6 @@
 #pragma once
-// The agent's poll loop: waits for the kernel to be ready, then serves the gateway's requests.
+// The agent's poll loop: waits for the kernel to be ready, then serves the gateway's requests:
+// executions go to the kernel one at a time, file operations to the file server beside them.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -10,6 +11,7 @@
 #include <zmq.hpp>
 
 #include "code_interpreter/agent/execution.hpp"
+#include "code_interpreter/agent/file_server_channel.hpp"
 #include "code_interpreter/agent/kernel_client.hpp"
 #include "code_interpreter/agent/kernel_process.hpp"
 #include "code_interpreter/agent/readiness.hpp"
@@ -21,9 +23,10 @@ using ci::fd::UniqueFd;
 
 class Agent {
 public:
-    // gateway is the bound ROUTER; signals the signalfd from open_signal_fd().
-    Agent(KernelProcess kernel, KernelClient client, zmq::socket_t gateway, std::string gateway_key,
-          UniqueFd signals);
+    // file_server is the agent's end of the file server's socket; gateway the bound ROUTER;
+    // signals the signalfd from open_signal_fd().
+    Agent(KernelProcess kernel, UniqueFd file_server, KernelClient client, zmq::socket_t gateway,
+          std::string gateway_key, UniqueFd signals);
 
     // Runs until the kernel dies (returns 1, after answering every request with an error) or
     // SIGTERM/SIGINT (returns 0, after stopping the kernel). Throws when the kernel is not
@@ -37,17 +40,29 @@ private:
         std::string code;
         std::uint64_t max_output_bytes = 0;
         bool store_history = false;
+        bool stream = false;
     };
     struct Running {
         Request request;
         ExecutionCollector collector;
         std::chrono::steady_clock::time_point started;
     };
+    struct FileRequest {  // sent to the file server, waiting for its reply
+        std::string routing_id;
+        nlohmann::json id;
+    };
 
     std::optional<int> handle_signals();
     void handle_kernel_messages();
     void handle_gateway_messages();
     void handle_request(std::string routing_id, const nlohmann::json& body);
+    void handle_execute(std::string routing_id, const nlohmann::json& id,
+                        const nlohmann::json& body);
+    void handle_file_request(std::string routing_id, const nlohmann::json& id,
+                             const nlohmann::json& body);
+    void handle_file_server();
+    void fail_file_requests();
+    void send_events();
     void start_next_execution();
     void finish_execution();
     void on_warmed_up();
@@ -57,6 +72,8 @@ private:
     int stop();
 
     KernelProcess kernel_;
+    FileServerChannel files_;
+    std::deque<FileRequest> file_requests_;
     KernelClient client_;
     zmq::socket_t gateway_;
     std::string gateway_key_;

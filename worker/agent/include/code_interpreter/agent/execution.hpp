@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -22,9 +24,12 @@ nlohmann::json execute_request_content(const std::string& code, bool store_histo
 // The first output that does not fit is cut (stream text, on a UTF-8 boundary) or dropped (rich
 // data, which cannot be cut), and every later stream or rich output is dropped, with truncated set.
 // Errors do not count and are always kept: they are what the user most needs to see.
+//
+// Streaming: with stream set, every output message that passes the limit is also kept as an event
+// (a stream event holds only that message's text, cut if it was cut) until take_events().
 class ExecutionCollector {
 public:
-    ExecutionCollector(std::string msg_id, std::uint64_t max_output_bytes);
+    ExecutionCollector(std::string msg_id, std::uint64_t max_output_bytes, bool stream = false);
 
     const std::string& msg_id() const { return msg_id_; }
 
@@ -36,6 +41,9 @@ public:
 
     // The result; call once, when complete.
     protocol::ExecutionResult take_result();
+
+    // The events since the last call, oldest first; always empty without stream.
+    std::vector<protocol::OutputItem> take_events() { return std::exchange(events_, {}); }
 
 private:
     void add_stream(const nlohmann::json& content);
@@ -51,6 +59,8 @@ private:
     bool iopub_error_ = false;
     bool idle_ = false;
     std::optional<nlohmann::json> reply_;  // the execute_reply's content
+    bool stream_;
+    std::vector<protocol::OutputItem> events_;
 };
 
 }  // namespace ci::agent

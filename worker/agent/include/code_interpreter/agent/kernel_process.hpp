@@ -6,7 +6,7 @@
 // credentials. So the agent forks a supervisor that drops to the kernel user and forks the
 // kernel in its own process group. The supervisor exits the way the kernel did, and stops the
 // kernel (SIGTERM to its process group, SIGKILL after 2 s) when the agent closes the stop pipe,
-// on purpose or by exiting.
+// on purpose or by exiting. The supervisor also forks the file server (file_server.hpp).
 #include <sys/types.h>
 
 #include <chrono>
@@ -82,11 +82,16 @@ struct KernelSpec {
     ConnectionInfo connection;
 };
 
-// Starts the supervisor, which drops to spec.user for good, creates the kernel directory and
-// the connection file, and starts "<python> -m ipykernel_launcher -f <connection file>" in a
-// clean environment. Returns once the kernel's exec succeeded; throws std::runtime_error with
-// the reason when a step failed. Call it while the process has a single thread (before any
-// ZeroMQ context exists).
-KernelProcess launch_kernel(const KernelSpec& spec);
+struct StartedKernel {
+    KernelProcess process;
+    UniqueFd file_server;  // the agent's end of the file server's socket (file_server.hpp)
+};
+
+// Starts the supervisor, which drops to spec.user for good, forks the file server, creates the
+// kernel directory and the connection file, and starts
+// "<python> -m ipykernel_launcher -f <connection file>" in a clean environment. Returns once the
+// kernel's exec succeeded; throws std::runtime_error with the reason when a step failed. Call it
+// while the process has a single thread (before any ZeroMQ context exists).
+StartedKernel launch_kernel(const KernelSpec& spec);
 
 }  // namespace ci::agent

@@ -9,7 +9,8 @@
 //
 // Requests  (gateway -> agent): {"id": <uint64>, "op": "ping"}
 //                               {"id": <uint64>, "op": "execute", "code": "...",
-//                                "max_output_bytes": <uint64>, "store_history": <bool, default false>}
+//                                "max_output_bytes": <uint64>, "store_history": <bool, default false>,
+//                                "stream": <bool, default false>}
 //                               {"id": <uint64>, "op": "interrupt"}   (interrupts the running execution)
 // Replies   (agent -> gateway): {"id": <same>, "ok": true, "result": ExecutionResult}   (execute)
 //                               {"id": <same>, "ok": true, "ready": true}              (ping)
@@ -17,6 +18,44 @@
 //                               {"id": <same>, "ok": false, "error": "..."}
 // The agent answers a ping only once its kernel is ready, so the first ping's answer is the
 // worker's readiness signal.
+//
+// Streaming: with "stream": true the agent sends, before the final reply, zero or more events
+//   {"id": <the execute's id>, "event": OutputItem}        (no "ok" key: that marks an event)
+// one per output message of the kernel (stream, display_data, execute_result, error), in the
+// kernel's order, after the output limit: a stream event holds only that message's text (the
+// result merges consecutive text of one stream), a cut text is sent cut, a dropped output is not
+// sent. clear_output and update_display_data send nothing, and an error that the kernel reported
+// only in its execute_reply appears only in the result. The final reply is the same as without
+// streaming and holds every output.
+//
+// Workspace files (the kernel's working directory). Paths are relative to it, "/"-separated; "."
+// is the workspace itself. Refused with invalid_path: empty, absolute, a ".." component, a NUL
+// byte, and any path through a symbolic link. No link is ever followed, the last component
+// included: file_read and file_list refuse it, file_write replaces the link itself, file_delete
+// removes the link itself. File operations run beside executions: they never wait for the kernel.
+//   {"id", "op": "file_write", "path": P, "data_base64": B, "overwrite": <bool, default true>,
+//    "make_parents": <bool, default true>}
+//        -> {"id", "ok": true, "file": {"path": P, "size": <bytes>}}
+//        Written to a temporary file in the same directory, then renamed over P: mode 0644, owned
+//        by the kernel's user. New parent directories get mode 0755.
+//   {"id", "op": "file_read", "path": P, "max_bytes": <uint64, default and at most kMaxFileBytes>}
+//        -> {"id", "ok": true, "file": {"path": P, "size": <bytes>}, "data_base64": B}
+//        A file above max_bytes is too_large; one that is not a regular file is invalid_path.
+//   {"id", "op": "file_list", "path": <P, default ".">}
+//        -> {"id", "ok": true, "path": P, "entries": [{"name", "type": "file" | "directory" |
+//            "symlink" | "other", "size": <bytes; 0 unless a file>, "modified_unix_ms"}]}
+//        sorted by name (bytewise); at most kMaxListEntries entries, else too_large.
+//   {"id", "op": "file_delete", "path": P, "recursive": <bool, default false>}
+//        -> {"id", "ok": true}
+//        A directory needs "recursive"; symbolic links are removed, never followed. The workspace
+//        itself cannot be deleted.
+//   Failure: {"id", "ok": false, "error": "<one sentence>", "error_kind": K}, K one of
+//     invalid_path, not_found, exists, is_a_directory, not_a_directory, not_empty (a directory
+//     that gained entries while it was deleted), too_large (a file or data above the limit: the
+//     message gives both sizes), no_space, io (anything else, including a file server that is
+//     gone), invalid_request (a field of the wrong type, bad base64 or an unknown file op: a bug
+//     of the sender, never the user's doing).
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +67,11 @@
 namespace ci::protocol {
 
 inline constexpr std::string_view kWireVersion = "ci-agent/1";
+
+// The largest file that file_write accepts and file_read returns.
+inline constexpr std::uint64_t kMaxFileBytes = 32ULL << 20;
+// The most entries file_list returns.
+inline constexpr std::size_t kMaxListEntries = 100000;
 
 // One output of an execution, in the order the kernel produced it.
 struct OutputItem {
@@ -47,6 +91,7 @@ struct ExecutionResult {
     int execution_count = 0;
     std::vector<OutputItem> outputs;
     bool truncated = false;       // output beyond max_output_bytes was dropped
+    std::uint64_t duration_ms = 0;  // agent wall time from the execute_request to completion
 };
 
 void to_json(nlohmann::json& j, const OutputItem& item);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
         ci::apply_overrides(config, cli);
         ci::validate(config);
         ci::set_log_level(ci::parse_log_level(config.log_level));
+        ci::set_log_format(ci::parse_log_format(config.log_format));
 
         ci::Gateway gateway(config, ci::load_plugins(config));
         gateway.start();

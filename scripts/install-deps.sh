@@ -12,6 +12,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   # fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev llvm-14
+  # browser test of the console page (tests/browser): headless Chromium
+  chromium
   # run: the Docker engine, and what the worker image build needs
   docker.io debootstrap curl ca-certificates iptables e2fsprogs util-linux
 )

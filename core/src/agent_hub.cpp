@@ -23,6 +23,7 @@ struct AgentHub::Command {
     nlohmann::json body;
     Clock::time_point deadline;
     Callback callback;
+    EventCallback on_event;
 };
 
 // A worker's DEALER socket and a PAIR socket receiving its monitor events, which tell when the
@@ -89,8 +90,9 @@ void AgentHub::disconnect(const std::string& worker_id, const std::string& why) 
 }
 
 void AgentHub::request(const std::string& worker_id, nlohmann::json body, Clock::time_point deadline,
-                       Callback callback) {
-    post(Command{Command::Kind::request, worker_id, {}, {}, std::move(body), deadline, std::move(callback)});
+                       Callback callback, EventCallback on_event) {
+    post(Command{Command::Kind::request, worker_id, {}, {}, std::move(body), deadline, std::move(callback),
+                 std::move(on_event)});
 }
 
 void AgentHub::set_on_lost(LostCallback callback) {
@@ -215,7 +217,8 @@ void AgentHub::apply(Command& command) {
                 command.callback({AgentReply::Status::disconnected, {}, "the worker's channel is full"});
                 break;
             }
-            pending_.emplace(id, Pending{command.worker_id, command.deadline, std::move(command.callback)});
+            pending_.emplace(id, Pending{command.worker_id, command.deadline, std::move(command.callback),
+                                         std::move(command.on_event)});
             // Sending may have consumed the wake-up of the socket's ZMQ_FD: look for input now.
             receive(*it->second);
             break;
@@ -263,6 +266,10 @@ void AgentHub::receive(Channel& channel) {
         }
         auto it = pending_.find(id_it->get<std::uint64_t>());
         if (it == pending_.end() || it->second.worker_id != channel.worker_id) continue;  // late reply
+        if (auto event = body.find("event"); event != body.end() && !body.contains("ok")) {
+            if (it->second.on_event) it->second.on_event(*event);
+            continue;
+        }
         auto callback = std::move(it->second.callback);
         pending_.erase(it);
         auto ok = body.find("ok");

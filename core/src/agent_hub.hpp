@@ -36,6 +36,8 @@ class AgentHub {
 public:
     using Clock = std::chrono::steady_clock;
     using Callback = std::function<void(AgentReply)>;
+    // An agent's interim message for a request ({"id", "event"}, no "ok"): gets the "event" value.
+    using EventCallback = std::function<void(const nlohmann::json& event)>;
     using LostCallback = std::function<void(const std::string& worker_id)>;
 
     AgentHub();
@@ -46,8 +48,10 @@ public:
     void connect(const std::string& worker_id, const std::string& endpoint, const std::string& key);
     // Answers the worker's pending requests with `disconnected` and closes its channel.
     void disconnect(const std::string& worker_id, const std::string& why);
-    // body gets an "id"; callback is called exactly once.
-    void request(const std::string& worker_id, nlohmann::json body, Clock::time_point deadline, Callback callback);
+    // body gets an "id"; callback is called exactly once. on_event, when set, is called on the I/O
+    // thread for each interim message before the reply, never after callback.
+    void request(const std::string& worker_id, nlohmann::json body, Clock::time_point deadline, Callback callback,
+                 EventCallback on_event = {});
     // Answers everything pending with `disconnected` and joins the I/O thread.
     void stop();
     // Called on the I/O thread when a connected agent's connection goes away, after its pending
@@ -61,6 +65,7 @@ private:
         std::string worker_id;
         Clock::time_point deadline;
         Callback callback;
+        EventCallback on_event;
     };
 
     void post(Command command);

@@ -10,8 +10,11 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #include <toml++/toml.h>
+
+#include "code_interpreter/protocol/agent_protocol.hpp"
 
 namespace ci {
 namespace {
@@ -112,6 +115,8 @@ T parse_number(const std::string& flag, const std::string& text) {
     T value{};
     in >> value;
     if (!in || !in.eof()) fail(flag, "'" + text + "' is not a valid number");
+    // istream reads "-5" into an unsigned type as a huge value instead of failing.
+    if (std::is_unsigned_v<T> && text.find('-') != std::string::npos) fail(flag, "must not be negative");
     return value;
 }
 
@@ -130,12 +135,16 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     GatewayConfig c;
     c.config_dir = config_dir;
 
-    std::set<std::string> sections = {"log_level", "server", "pool", "worker", "execution", "plugins"};
+    std::set<std::string> sections = {"log_level", "log_format", "server", "pool", "worker", "execution", "files", "plugins"};
     for (auto& [k, v] : root)
         if (!sections.count(std::string(k.str()))) fail(std::string(k.str()), "unknown setting");
     if (auto* n = root.get("log_level")) {
         if (!n->is_string()) fail("log_level", "must be a string");
         c.log_level = *n->value<std::string>();
+    }
+    if (auto* n = root.get("log_format")) {
+        if (!n->is_string()) fail("log_format", "must be a string");
+        c.log_format = *n->value<std::string>();
     }
 
     Section server(subtable(root, "server"), "server");
@@ -183,6 +192,12 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     execution.read("max_running", c.execution.max_running);
     execution.read_ms("running_slot_time", c.execution.running_slot_time);
     execution.reject_unknown();
+
+    Section files(subtable(root, "files"), "files");
+    files.read("max_upload_bytes", c.files.max_upload_bytes);
+    files.read("max_download_bytes", c.files.max_download_bytes);
+    files.read_ms("timeout", c.files.timeout);
+    files.reject_unknown();
 
     if (const toml::table* plugins = subtable(root, "plugins")) {
         for (auto& [k, v] : *plugins) {
@@ -243,6 +258,7 @@ const std::map<std::string, Setter>& flag_setters() {
          }},
         {"host", [](GatewayConfig& c, const std::string&, const std::string& v) { c.server.host = v; }},
         {"log-level", [](GatewayConfig& c, const std::string&, const std::string& v) { c.log_level = v; }},
+        {"log-format", [](GatewayConfig& c, const std::string&, const std::string& v) { c.log_format = v; }},
     };
     return setters;
 }
@@ -282,7 +298,8 @@ namespace {
 // --plugin-setting NAME.KEY=VALUE: VALUE is read as a TOML value (true, 3, "text"); anything that
 // is not one is taken as a plain string.
 void apply_plugin_setting(GatewayConfig& config, const std::string& setting) {
-    const std::string flag = "--plugin-setting " + setting;
+    // Messages name the setting without its value: the value may be a secret (a token).
+    const std::string flag = "--plugin-setting " + setting.substr(0, setting.find('='));
     auto dot = setting.find('.');
     auto eq = setting.find('=');
     if (dot == std::string::npos || eq == std::string::npos || dot > eq || dot == 0 || eq == dot + 1)
@@ -319,6 +336,7 @@ void validate(const GatewayConfig& c) {
     if (c.server.threads < 1) fail("server.threads", "must be at least 1");
     if (c.server.max_body_bytes < 1024) fail("server.max_body_bytes", "must be at least 1024");
     if (c.pool.max_total_workers < 1) fail("pool.max_total_workers", "must be at least 1");
+    if (c.pool.min_idle_workers < 0) fail("pool.min_idle_workers", "must not be negative");
     if (c.pool.min_idle_workers > c.pool.max_total_workers)
         fail("pool.min_idle_workers", "must not exceed pool.max_total_workers (" +
                                           std::to_string(c.pool.max_total_workers) + ")");
@@ -329,11 +347,20 @@ void validate(const GatewayConfig& c) {
     if (!(c.worker.cpu > 0.0)) fail("worker.cpu", "must be positive");
     if (c.worker.ram_mb < 64) fail("worker.ram_mb", "must be at least 64");
     if (c.worker.disk_mb < 1) fail("worker.disk_mb", "must be at least 1");
+    if (c.worker.tmp_mb < 1) fail("worker.tmp_mb", "must be at least 1");
     if (c.worker.pids_limit < 16) fail("worker.pids_limit", "must be at least 16");
     if (c.execution.timeout.count() <= 0) fail("execution.timeout", "must be positive");
     if (c.execution.max_queued_per_session < 1) fail("execution.max_queued_per_session", "must be at least 1");
+    const std::string file_limit = "must be between 1 and " + std::to_string(protocol::kMaxFileBytes) +
+                                   " (the largest file the worker's agent handles)";
+    if (c.files.max_upload_bytes < 1 || c.files.max_upload_bytes > protocol::kMaxFileBytes)
+        fail("files.max_upload_bytes", file_limit);
+    if (c.files.max_download_bytes < 1 || c.files.max_download_bytes > protocol::kMaxFileBytes)
+        fail("files.max_download_bytes", file_limit);
+    if (c.files.timeout.count() <= 0) fail("files.timeout", "must be positive");
     static const std::set<std::string> levels = {"debug", "info", "warn", "error"};
     if (!levels.count(c.log_level)) fail("log_level", "must be debug, info, warn or error");
+    if (c.log_format != "text" && c.log_format != "json") fail("log_format", "must be text or json");
 }
 
 std::chrono::milliseconds longest_request(const GatewayConfig& c) {
@@ -346,7 +373,7 @@ std::string usage() {
     return "usage: ci-gateway [--config PATH] [--port N] [--host ADDR]\n"
            "                  [--min-idle-workers N] [--max-total-workers N]\n"
            "                  [--worker-cpu CORES] [--worker-ram-mb MB] [--worker-disk-mb MB]\n"
-           "                  [--log-level debug|info|warn|error]\n"
+           "                  [--log-level debug|info|warn|error] [--log-format text|json]\n"
            "                  [--plugin-setting NAME.KEY=VALUE]...\n"
            "Flags override the settings of the config file (default: ./config.toml).\n";
 }

@@ -65,6 +65,14 @@ struct ExecutionConfig {
     std::chrono::milliseconds running_slot_time{100};
 };
 
+// The /api/v1/files routes. The agent refuses files above protocol::kMaxFileBytes (32 MiB), so
+// neither limit may exceed it.
+struct FilesConfig {
+    std::uint64_t max_upload_bytes = 32 << 20;
+    std::uint64_t max_download_bytes = 32 << 20;
+    std::chrono::milliseconds timeout{30'000};  // for the worker's answer to one file operation
+};
+
 struct PluginEntry {
     std::string name;         // [plugins.<name>]
     std::string path;         // absolute path of the shared library
@@ -74,10 +82,12 @@ struct PluginEntry {
 struct GatewayConfig {
     std::string config_dir;
     std::string log_level = "info";
+    std::string log_format = "text";  // "text" | "json" (one JSON object per line)
     ServerConfig server;
     PoolConfig pool;
     WorkerConfig worker;
     ExecutionConfig execution;
+    FilesConfig files;
     std::vector<PluginEntry> plugins;
 };
 

@@ -1,5 +1,8 @@
 #include "gateway.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "log.hpp"
 
 namespace ci {
@@ -9,8 +12,8 @@ Gateway::Gateway(GatewayConfig config, LoadedPlugins plugins)
       plugins_(std::move(plugins)),
       // Blocking backend calls: the creations allowed at once, plus room for destroys and inspects.
       tasks_(config_.pool.create_concurrency + 2),
-      pool_(config_.pool, config_.worker, *plugins_.isolation, plugins_.storage.get(), hub_, tasks_),
-      sessions_(config_.execution, config_.pool, pool_, hub_, tasks_) {}
+      pool_(config_.pool, config_.worker, *plugins_.isolation, plugins_.storage.get(), hub_, tasks_, metrics_),
+      sessions_(config_.execution, config_.pool, pool_, hub_, tasks_, metrics_) {}
 
 Gateway::~Gateway() { stop(); }
 
@@ -23,10 +26,16 @@ void Gateway::start() {
                        .threads(config_.server.threads)
                        .flags(Pistache::Tcp::Options::ReuseAddr)
                        // Pistache refuses requests above this with a plain-text 413 of its own;
-                       // the room above max_body_bytes lets the handler answer most oversized
-                       // bodies with a JSON 413 instead.
-                       .maxRequestSize(2 * config_.server.max_body_bytes + 64 * 1024)
-                       .maxResponseSize(config_.execution.max_output_bytes * 2 + 1024 * 1024)
+                       // the room above max_body_bytes (and files.max_upload_bytes) lets the
+                       // handler answer most oversized bodies with a JSON 413 instead.
+                       .maxRequestSize(2 * std::max<std::uint64_t>(config_.server.max_body_bytes,
+                                                                   config_.files.max_upload_bytes) +
+                                       64 * 1024)
+                       // An execute answer holds its output about three times over (result_text,
+                       // stdout/stderr and outputs); a download holds the file, as base64 for export.
+                       .maxResponseSize(std::max<std::uint64_t>(config_.execution.max_output_bytes * 4,
+                                                                config_.files.max_download_bytes * 2) +
+                                        1024 * 1024)
                        // Pistache (0.0.5) answers 408 to a request not *answered* within its
                        // header and body timeouts, counted from its start: they must outlast
                        // every legitimate wait, so they cannot also guard against slow clients
@@ -35,7 +44,7 @@ void Gateway::start() {
                        .bodyTimeout(longest_request(config_))
                        .keepaliveTimeout(config_.server.keepalive_timeout);
     endpoint_->init(options);
-    auto services = std::make_shared<ApiServices>(ApiServices{config_, *plugins_.auth, sessions_, pool_});
+    auto services = std::make_shared<ApiServices>(ApiServices{config_, *plugins_.auth, sessions_, pool_, metrics_});
     endpoint_->setHandler(std::make_shared<HttpApi>(services));
     try {
         endpoint_->serveThreaded();

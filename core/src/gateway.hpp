@@ -8,6 +8,7 @@
 #include "agent_hub.hpp"
 #include "config.hpp"
 #include "http_api.hpp"
+#include "metrics.hpp"
 #include "plugin_loader.hpp"
 #include "session_manager.hpp"
 #include "task_runner.hpp"
@@ -32,6 +33,7 @@ public:
 private:
     GatewayConfig config_;
     LoadedPlugins plugins_;
+    Metrics metrics_;
     TaskRunner tasks_;
     AgentHub hub_;
     WorkerPool pool_;

@@ -32,18 +32,23 @@ plugin::AuthRequest auth_request(const Request& request) {
         std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         return s;
     };
+    // Pistache keeps the headers it knows both parsed and raw: each is passed once, as received.
     for (const auto& [name, raw] : request.headers().rawList()) out.headers.emplace_back(lower(raw.name()), raw.value());
     for (const auto& header : request.headers().list()) {
+        std::string name = lower(header->name());
+        bool passed = std::any_of(out.headers.begin(), out.headers.end(), [&](const auto& h) { return h.first == name; });
+        if (passed) continue;
         std::ostringstream value;
         header->write(value);
-        out.headers.emplace_back(lower(header->name()), value.str());
+        out.headers.emplace_back(std::move(name), value.str());
     }
     return out;
 }
 
 }  // namespace
 
-// The seed's routes answer both bare and under /api/v1; routes added since live under /api/v1 only.
+// The seed's routes answer both bare and under /api/v1; API routes added since live under /api/v1
+// only. The console, /metrics and /openapi.json sit at the root, where browsers and scrapers look.
 const std::vector<Route>& routes() {
     static const std::vector<Route> table = {
         {"/execute", Method::Post, Access::user, handle_execute},
@@ -54,6 +59,17 @@ const std::vector<Route>& routes() {
         {"/api/v1/status", Method::Get, Access::admin, handle_status},
         {"/health", Method::Get, Access::open, handle_health},
         {"/api/v1/health", Method::Get, Access::open, handle_health},
+        {"/api/v1/execute/stream", Method::Post, Access::user, handle_execute_stream},
+        {"/api/v1/interrupt", Method::Post, Access::user, handle_interrupt},
+        {"/api/v1/files", Method::Post, Access::user, handle_file_upload},
+        {"/api/v1/files", Method::Get, Access::user, handle_file_download},
+        {"/api/v1/files", Method::Delete, Access::user, handle_file_delete},
+        {"/api/v1/files/list", Method::Get, Access::user, handle_file_list},
+        {"/api/v1/files/export", Method::Post, Access::user, handle_file_export},
+        {"/", Method::Get, Access::open, handle_console},  // the page only; its API calls carry the token
+        {"/test.html", Method::Get, Access::open, handle_console},
+        {"/metrics", Method::Get, Access::admin, handle_metrics},  // Prometheus' default scrape path
+        {"/openapi.json", Method::Get, Access::open, handle_openapi},  // docs/openapi.json, compiled in
     };
     return table;
 }
@@ -87,6 +103,10 @@ void HttpApi::onRequest(const Request& request, ResponseWriter writer) {
             decision = services_->auth.authenticate(auth_request(request));
         } catch (const std::exception& e) {
             log_error(std::string("auth plugin threw: ") + e.what());
+            send_error(writer, {ErrorReason::internal, "authentication failed inside the gateway"});
+            return;
+        } catch (...) {
+            log_error("auth plugin threw a non-standard exception");
             send_error(writer, {ErrorReason::internal, "authentication failed inside the gateway"});
             return;
         }

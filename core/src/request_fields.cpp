@@ -57,4 +57,59 @@ std::variant<bool, ApiError> bool_field(const nlohmann::json& body, const char* 
     return field->get<bool>();
 }
 
+std::optional<std::string> percent_decode(std::string_view raw) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    std::string out;
+    out.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '+') {
+            out.push_back(' ');
+        } else if (raw[i] != '%') {
+            out.push_back(raw[i]);
+        } else {
+            if (i + 2 >= raw.size()) return std::nullopt;
+            int high = hex(raw[i + 1]);
+            int low = hex(raw[i + 2]);
+            if (high < 0 || low < 0) return std::nullopt;
+            out.push_back(static_cast<char>(high * 16 + low));
+            i += 2;
+        }
+    }
+    return out;
+}
+
+std::variant<std::string, ApiError> path_field(const nlohmann::json& body, const std::optional<std::string>& query) {
+    std::string path;
+    if (auto it = body.find("path"); it != body.end()) {
+        if (!it->is_string()) return ApiError{ErrorReason::bad_request, "path must be a string"};
+        path = it->get<std::string>();
+    } else if (query) {
+        auto decoded = percent_decode(*query);
+        if (!decoded) return ApiError{ErrorReason::bad_request, "the query's path has a broken %-escape"};
+        path = std::move(*decoded);
+    } else {
+        return ApiError{ErrorReason::bad_request, "missing field path"};
+    }
+    if (path.empty()) return ApiError{ErrorReason::bad_request, "path must not be empty"};
+    return path;
+}
+
+std::variant<bool, ApiError> flag_field(const nlohmann::json& body, const std::optional<std::string>& query,
+                                        const char* name, bool fallback) {
+    auto invalid = ApiError{ErrorReason::bad_request, std::string(name) + " must be true or false"};
+    if (auto it = body.find(name); it != body.end() && !it->is_null()) {
+        if (it->is_boolean()) return it->get<bool>();
+        if (it->is_string() && (*it == "true" || *it == "false")) return *it == "true";
+        return invalid;
+    }
+    if (!query) return fallback;
+    if (*query == "true" || *query == "1") return true;
+    if (*query == "false" || *query == "0") return false;
+    return invalid;
+}
+
 }  // namespace ci

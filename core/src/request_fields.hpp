@@ -28,4 +28,17 @@ std::variant<std::string, ApiError> code_field(const nlohmann::json& body);
 // An optional boolean field of a body; fallback when absent.
 std::variant<bool, ApiError> bool_field(const nlohmann::json& body, const char* name, bool fallback);
 
+// A query value as sent (Pistache 0.0.5 leaves it percent-encoded), decoded: %XX escapes and '+'
+// for a space; nullopt for a broken escape.
+std::optional<std::string> percent_decode(std::string_view raw);
+
+// A workspace path from the body's (or form's) "path", else from the raw query value; required,
+// not empty. Whether it stays inside the workspace is the worker agent's to check.
+std::variant<std::string, ApiError> path_field(const nlohmann::json& body, const std::optional<std::string>& query);
+
+// An optional flag from the body (true/false, or the text "true"/"false" of a form field), else
+// from the query ("true"/"false"/"1"/"0"); fallback when in neither.
+std::variant<bool, ApiError> flag_field(const nlohmann::json& body, const std::optional<std::string>& query,
+                                        const char* name, bool fallback);
+
 }  // namespace ci

@@ -13,11 +13,14 @@
 
 namespace ci {
 
+class Metrics;
+
 struct ApiServices {
     const GatewayConfig& config;
     const plugin::AuthProvider& auth;
     SessionManager& sessions;
     WorkerPool& pool;
+    Metrics& metrics;
 };
 
 using RouteHandler = void (*)(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
@@ -41,8 +44,22 @@ const std::vector<Route>& routes();
 // routes_session.cpp
 void handle_execute(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
 void handle_release(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_execute_stream(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_interrupt(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+// routes_files.cpp
+void handle_file_upload(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_file_download(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_file_export(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_file_list(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_file_delete(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
 // routes_status.cpp
 void handle_status(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
 void handle_health(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+// routes_console.cpp
+void handle_console(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+// routes_metrics.cpp
+void handle_metrics(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+// routes_openapi.cpp
+void handle_openapi(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
 
 }  // namespace ci

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "log.hpp"
+#include "metrics.hpp"
 
 namespace ci {
 namespace {
@@ -25,8 +26,8 @@ constexpr auto kExpiryMemory = std::chrono::hours(24);
 }  // namespace
 
 SessionManager::SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool,
-                               AgentHub& hub, TaskRunner& tasks)
-    : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks),
+                               AgentHub& hub, TaskRunner& tasks, Metrics& metrics)
+    : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks), metrics_(metrics),
       // One more than the cores keeps them busy while a finished execution's answer travels
       // back and the next one is sent (measured: docs/benchmarks.md).
       admission_(config.max_running > 0 ? config.max_running
@@ -89,6 +90,7 @@ void SessionManager::reap() {
 }
 
 void SessionManager::execute(const std::string& user, std::string code, ExecuteOptions options, Done done) {
+    done = metrics_.timed_execution(std::move(done));
     std::uint64_t new_session = 0;
     {
         std::unique_lock lock(mu_);
@@ -97,19 +99,9 @@ void SessionManager::execute(const std::string& user, std::string code, ExecuteO
             done(ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
             return;
         }
-        auto [it, inserted] = sessions_.try_emplace(user);
-        Session& session = it->second;
-        Pending pending{std::move(code), options, std::move(done), inserted, {}};
-        if (inserted) {
-            session.id = next_session_id_++;
-            session.created = session.last_used = Clock::now();
-            session.started_unix_ms = unix_ms_now();
-            new_session = session.id;
-            if (auto expired = expired_.find(user); expired != expired_.end()) {
-                pending.previous_session = expired->second.reason;
-                expired_.erase(expired);
-            }
-        }
+        Pending pending{std::move(code), std::move(options), std::move(done), false, {}};
+        Session& session = session_of_locked(user, new_session, pending.previous_session);
+        pending.new_session = new_session != 0;
         std::size_t waiting = session.queue.size() + (session.running ? 1 : 0);
         if (waiting > config_.max_queued_per_session) {
             lock.unlock();
@@ -118,19 +110,126 @@ void SessionManager::execute(const std::string& user, std::string code, ExecuteO
             return;
         }
         session.queue.push_back(std::move(pending));
-        if (!inserted) start_next(user, session);
+        if (new_session == 0) start_next(user, session);
     }
-    if (new_session != 0) {
-        // May call back at once (an idle worker): the lock must not be held here.
-        pool_.acquire([this, user, new_session](WorkerPtr worker, std::optional<ApiError> error) {
-            on_acquired(user, new_session, std::move(worker), std::move(error));
-        });
+    if (new_session != 0) acquire_for(user, new_session);
+}
+
+SessionManager::Session& SessionManager::session_of_locked(const std::string& user, std::uint64_t& new_session,
+                                                           std::string& previous_session) {
+    auto [it, inserted] = sessions_.try_emplace(user);
+    Session& session = it->second;
+    if (!inserted) return session;
+    session.id = next_session_id_++;
+    session.created = session.last_used = Clock::now();
+    session.started_unix_ms = unix_ms_now();
+    new_session = session.id;
+    if (auto expired = expired_.find(user); expired != expired_.end()) {
+        previous_session = expired->second.reason;
+        expired_.erase(expired);
     }
+    return session;
+}
+
+// May call back at once (an idle worker): the lock must not be held here.
+void SessionManager::acquire_for(const std::string& user, std::uint64_t session_id) {
+    pool_.acquire([this, user, session_id](WorkerPtr worker, std::optional<ApiError> error) {
+        on_acquired(user, session_id, std::move(worker), std::move(error));
+    });
+}
+
+void SessionManager::interrupt_execution(const std::string& user, InterruptDone done) {
+    WorkerPtr worker;
+    bool found = false;
+    {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(user);
+        found = it != sessions_.end();
+        if (found && it->second.running && it->second.worker) {
+            worker = it->second.worker;
+            it->second.interrupted = it->second.execution;
+        }
+    }
+    if (!found) {
+        done(ApiError{ErrorReason::not_found, "no session for user_uuid " + user});
+        return;
+    }
+    if (!worker) {
+        done(false);
+        return;
+    }
+    hub_.request(worker->id, {{"op", "interrupt"}}, AgentHub::Clock::now() + config_.interrupt_grace,
+                 [done = std::move(done)](AgentReply reply) {
+                     if (reply.status == AgentReply::Status::ok)
+                         done(reply.body.value("interrupted", false));
+                     else if (reply.status == AgentReply::Status::disconnected)
+                         done(ApiError{ErrorReason::session_released, "the session ended before it was interrupted"});
+                     else
+                         done(ApiError{ErrorReason::worker_lost, "the worker did not take the interrupt: " + reply.message});
+                 });
+}
+
+void SessionManager::call_agent(const std::string& user, nlohmann::json request, std::chrono::milliseconds timeout,
+                                AgentCallDone done) {
+    std::uint64_t new_session = 0;
+    AgentCallAnswer answer;
+    WorkerPtr worker;
+    {
+        std::unique_lock lock(mu_);
+        if (shutting_down_ || draining_) {
+            lock.unlock();
+            done(ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
+            return;
+        }
+        Session& session = session_of_locked(user, new_session, answer.previous_session);
+        answer.new_session = new_session != 0;
+        session.last_used = Clock::now();
+        worker = session.worker;
+        if (!worker) {
+            session.waiting_for_worker.push_back(
+                [this, request = std::move(request), timeout, answer, done](WorkerPtr worker,
+                                                                            std::optional<ApiError> error) mutable {
+                    if (error)
+                        done(std::move(*error));
+                    else
+                        send_call(worker, std::move(request), timeout, std::move(answer), std::move(done));
+                });
+        }
+    }
+    if (worker) send_call(worker, std::move(request), timeout, std::move(answer), std::move(done));
+    if (new_session != 0) acquire_for(user, new_session);
+}
+
+// An agent error here is about the request (a missing file, say), not the worker: it stays.
+void SessionManager::send_call(const WorkerPtr& worker, nlohmann::json request, std::chrono::milliseconds timeout,
+                               AgentCallAnswer answer, AgentCallDone done) {
+    hub_.request(worker->id, std::move(request), AgentHub::Clock::now() + timeout,
+                 [answer = std::move(answer), done = std::move(done), timeout](AgentReply reply) mutable {
+                     switch (reply.status) {
+                         case AgentReply::Status::ok:
+                         case AgentReply::Status::agent_error:
+                             answer.ok = reply.status == AgentReply::Status::ok;
+                             answer.body = std::move(reply.body);
+                             done(std::move(answer));
+                             return;
+                         case AgentReply::Status::timeout:
+                             done(ApiError{ErrorReason::timeout, "the worker did not answer within " +
+                                                                     std::to_string(timeout.count()) + " ms"});
+                             return;
+                         case AgentReply::Status::disconnected:
+                             done(ApiError{ErrorReason::session_released, "the session ended before the worker answered"});
+                             return;
+                         case AgentReply::Status::lost:
+                             done(ApiError{ErrorReason::worker_lost, reply.message});
+                             return;
+                     }
+                 });
 }
 
 void SessionManager::on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker,
                                  std::optional<ApiError> error) {
     std::deque<Done> to_fail;
+    std::vector<WorkerWaiter> waiters;
     std::int64_t started_unix_ms = 0;
     {
         std::lock_guard lock(mu_);
@@ -141,6 +240,7 @@ void SessionManager::on_acquired(const std::string& user, std::uint64_t session_
             if (worker) pool_.retire(worker, "its session ended before it was used");
             return;
         }
+        waiters = std::move(it->second.waiting_for_worker);
         if (error) {
             for (auto& p : it->second.queue) to_fail.push_back(std::move(p.done));
             sessions_.erase(it);
@@ -155,6 +255,7 @@ void SessionManager::on_acquired(const std::string& user, std::uint64_t session_
         fail_all(to_fail, *error);
     else
         pool_.assign(worker, user, started_unix_ms);
+    for (auto& waiter : waiters) waiter(worker, error);
 }
 
 void SessionManager::start_next(const std::string& user, Session& session) {
@@ -190,23 +291,39 @@ void SessionManager::send_next(const std::string& user, Session& session) {
     Pending next = std::move(session.queue.front());
     session.queue.pop_front();
     session.running = true;
+    session.execution = execution;
     session.last_used = Clock::now();
     nlohmann::json request = {{"op", "execute"},
                               {"code", std::move(next.code)},
                               {"max_output_bytes", config_.max_output_bytes},
                               {"store_history", next.options.store_history}};
     next.code.clear();
+    AgentHub::EventCallback on_event;
+    if (next.options.on_output) {
+        request["stream"] = true;
+        on_event = [on_output = next.options.on_output, worker_id = session.worker->id](const nlohmann::json& event) {
+            protocol::OutputItem item;
+            try {
+                item = event.get<protocol::OutputItem>();
+            } catch (const std::exception& e) {
+                log_warn("worker " + worker_id + ": dropped a malformed output event: " + e.what());
+                return;
+            }
+            on_output(item);
+        };
+    }
     auto deadline = AgentHub::Clock::now() + config_.timeout;
-    hub_.request(session.worker->id, std::move(request), deadline,
-                 [this, user, id = session.id, worker = session.worker, next = std::move(next),
-                  execution](AgentReply reply) mutable {
-                     free_slot(execution);
-                     on_reply(user, id, std::move(worker), std::move(next), std::move(reply));
-                 });
+    hub_.request(
+        session.worker->id, std::move(request), deadline,
+        [this, user, id = session.id, worker = session.worker, next = std::move(next), execution](AgentReply reply) mutable {
+            free_slot(execution);
+            on_reply(user, id, execution, std::move(worker), std::move(next), std::move(reply));
+        },
+        std::move(on_event));
 }
 
-void SessionManager::on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Pending request,
-                              AgentReply reply) {
+void SessionManager::on_reply(const std::string& user, std::uint64_t session_id, std::uint64_t execution,
+                              WorkerPtr worker, Pending request, AgentReply reply) {
     Done done = std::move(request.done);
     if (reply.status == AgentReply::Status::ok) {
         ExecutionOutcome outcome;
@@ -216,6 +333,8 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
         } catch (const std::exception& e) {
             outcome = ApiError{ErrorReason::internal, std::string("malformed result from the agent: ") + e.what()};
         }
+        if (auto* answer = std::get_if<ExecutionAnswer>(&outcome))
+            answer->interrupted = was_interrupted(user, session_id, execution, answer->result);
         execution_finished(user, session_id);
         done(std::move(outcome));
         return;
@@ -240,6 +359,18 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
         return;
     }
     recycle(user, session_id, std::move(worker), std::move(done), std::move(reply));
+}
+
+bool SessionManager::was_interrupted(const std::string& user, std::uint64_t session_id, std::uint64_t execution,
+                                     const protocol::ExecutionResult& result) const {
+    {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(user);
+        if (it == sessions_.end() || it->second.id != session_id || it->second.interrupted != execution) return false;
+    }
+    return result.status == "error" && std::any_of(result.outputs.begin(), result.outputs.end(), [](const auto& item) {
+               return item.type == "error" && item.ename == "KeyboardInterrupt";
+           });
 }
 
 // The session's execution ended and its kernel is usable: run what waits behind it.
@@ -334,16 +465,19 @@ std::deque<SessionManager::Pending> SessionManager::end_session_locked(const std
 
 bool SessionManager::release(const std::string& user) {
     std::deque<Pending> queued;
+    std::vector<WorkerWaiter> waiters;
     WorkerPtr worker;
     {
         std::lock_guard lock(mu_);
         auto it = sessions_.find(user);
         if (it == sessions_.end()) return false;
         worker = it->second.worker;
+        waiters = std::move(it->second.waiting_for_worker);
         queued = end_session_locked(user, "released");
     }
-    for (auto& p : queued)
-        p.done(ApiError{ErrorReason::session_released, "the session was released before this request ran"});
+    ApiError released{ErrorReason::session_released, "the session was released before this request ran"};
+    for (auto& p : queued) p.done(released);
+    for (auto& waiter : waiters) waiter(nullptr, released);
     // A session still waiting for the pool has no worker yet: on_acquired retires it when it comes.
     if (worker) pool_.retire(worker, "session released");
     return true;
@@ -408,14 +542,19 @@ void SessionManager::shutdown() {
 
 void SessionManager::detach() {
     std::deque<Pending> queued;
+    std::vector<WorkerWaiter> waiters;
     {
         std::lock_guard lock(mu_);
         shutting_down_ = true;
-        for (auto& [user, session] : sessions_)
+        for (auto& [user, session] : sessions_) {
             for (auto& p : session.queue) queued.push_back(std::move(p));
+            for (auto& waiter : session.waiting_for_worker) waiters.push_back(std::move(waiter));
+        }
         sessions_.clear();
     }
-    for (auto& p : queued) p.done(ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
+    ApiError stopping{ErrorReason::shutting_down, "the gateway is stopping"};
+    for (auto& p : queued) p.done(stopping);
+    for (auto& waiter : waiters) waiter(nullptr, stopping);
 }
 
 }  // namespace ci

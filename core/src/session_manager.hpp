@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <variant>
+#include <vector>
 
 #include "admission.hpp"
 #include "api_error.hpp"
@@ -19,6 +20,8 @@
 
 namespace ci {
 
+class Metrics;
+
 // A finished execution and what the caller should know about its session.
 struct ExecutionAnswer {
     protocol::ExecutionResult result;
@@ -26,13 +29,26 @@ struct ExecutionAnswer {
     std::string previous_session;  // for a new session: how the user's previous one ended, if the
                                    // gateway ended it ("expired_idle", "expired_lifetime",
                                    // "worker_lost", "lost_at_restart"); else empty
+    bool interrupted = false;      // interrupt() stopped it (KeyboardInterrupt); the session is kept
 };
 
 using ExecutionOutcome = std::variant<ExecutionAnswer, ApiError>;
 
 struct ExecuteOptions {
     bool store_history = false;  // the kernel numbers and keeps this execution (In, Out, _N)
+    // Set: the agent streams the outputs, each passed here (on AgentHub's I/O thread) as it comes.
+    std::function<void(const protocol::OutputItem&)> on_output;
 };
+
+// The answer of an agent operation that runs beside executions (files).
+struct AgentCallAnswer {
+    bool ok = false;      // the agent's "ok"; false: body holds its "error" and "error_kind"
+    nlohmann::json body;  // the agent's reply
+    bool new_session = false;
+    std::string previous_session;
+};
+
+using AgentCallOutcome = std::variant<AgentCallAnswer, ApiError>;
 
 struct SessionStats {
     int sessions = 0;
@@ -46,7 +62,7 @@ public:
     using Done = std::function<void(ExecutionOutcome)>;
 
     SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool, AgentHub& hub,
-                   TaskRunner& tasks);
+                   TaskRunner& tasks, Metrics& metrics);
 
     // Takes over the sessions of workers the pool adopted, then starts the reaper that ends
     // sessions past their idle timeout or lifetime.
@@ -54,6 +70,15 @@ public:
 
     // Runs code in user's session (made on first use); done is called exactly once, from any thread.
     void execute(const std::string& user, std::string code, ExecuteOptions options, Done done);
+    // Interrupts user's running execution (answered as interrupted; its session and the executions
+    // queued behind it stay). done gets whether one was running, or not_found without a session.
+    using InterruptDone = std::function<void(std::variant<bool, ApiError>)>;
+    void interrupt_execution(const std::string& user, InterruptDone done);
+    // Sends request to the agent of user's session (made on first use) beside the executions: not
+    // queued behind them, not counted by admission, and an agent error keeps the worker.
+    using AgentCallDone = std::function<void(AgentCallOutcome)>;
+    void call_agent(const std::string& user, nlohmann::json request, std::chrono::milliseconds timeout,
+                    AgentCallDone done);
     // Destroys user's session and worker; false when the user has no session.
     bool release(const std::string& user);
     SessionStats stats() const;
@@ -74,11 +99,16 @@ private:
         bool new_session = false;
         std::string previous_session;
     };
+    // Sends an agent call once the session has its worker, or fails it.
+    using WorkerWaiter = std::function<void(WorkerPtr, std::optional<ApiError>)>;
     struct Session {
         std::uint64_t id = 0;
         WorkerPtr worker;  // null while waiting for the pool
         bool running = false;
+        std::uint64_t execution = 0;    // the running one's number
+        std::uint64_t interrupted = 0;  // the number of the execution interrupt_execution() stopped
         std::deque<Pending> queue;
+        std::vector<WorkerWaiter> waiting_for_worker;  // agent calls made before the worker came
         Clock::time_point created;
         Clock::time_point last_used;
         std::int64_t started_unix_ms = 0;
@@ -88,6 +118,10 @@ private:
         Clock::time_point at;
     };
 
+    // The user's session, made (and its previous end looked up) when there is none; with mu_ held.
+    // new_session: the session's id when made here, else 0.
+    Session& session_of_locked(const std::string& user, std::uint64_t& new_session, std::string& previous_session);
+    void acquire_for(const std::string& user, std::uint64_t session_id);
     void on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker, std::optional<ApiError> error);
     // Starts the next queued execution if the session is idle and a running slot is free (else the
     // session waits for one). Called with mu_ held.
@@ -96,8 +130,13 @@ private:
     // An execution ended or outlived running_slot_time: its slot goes to the next waiting session.
     void free_slot(std::uint64_t execution);
     void admit_waiting_locked();
-    void on_reply(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Pending request,
-                  AgentReply reply);
+    void on_reply(const std::string& user, std::uint64_t session_id, std::uint64_t execution, WorkerPtr worker,
+                  Pending request, AgentReply reply);
+    // Whether interrupt_execution() stopped this execution (and not its own exception or success).
+    bool was_interrupted(const std::string& user, std::uint64_t session_id, std::uint64_t execution,
+                         const protocol::ExecutionResult& result) const;
+    void send_call(const WorkerPtr& worker, nlohmann::json request, std::chrono::milliseconds timeout,
+                   AgentCallAnswer answer, AgentCallDone done);
     void reap();
     void execution_finished(const std::string& user, std::uint64_t session_id);
     void interrupt(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done);
@@ -115,6 +154,7 @@ private:
     WorkerPool& pool_;
     AgentHub& hub_;
     TaskRunner& tasks_;
+    Metrics& metrics_;
 
     mutable std::mutex mu_;
     std::unordered_map<std::string, Session> sessions_;

@@ -6,6 +6,7 @@
 
 #include "code_interpreter/protocol/crypto.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 
 namespace ci {
 namespace {
@@ -48,8 +49,8 @@ bool power_of_two(int n) { return n > 0 && (n & (n - 1)) == 0; }
 }  // namespace
 
 WorkerPool::WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugin::IsolationBackend& backend,
-                       plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks)
-    : pool_(pool), worker_(worker), backend_(backend), storage_(storage), hub_(hub), tasks_(tasks),
+                       plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks, Metrics& metrics)
+    : pool_(pool), worker_(worker), backend_(backend), storage_(storage), hub_(hub), tasks_(tasks), metrics_(metrics),
       state_(pool.state_file) {
     hub_.set_on_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
 }
@@ -321,6 +322,7 @@ void WorkerPool::create_one() {
                          starting_.erase(ready->id);
                      }
                      if (reply.status == AgentReply::Status::ok) {
+                         metrics_.worker_created(Clock::now() - started);
                          log_info("worker " + ready->id + " ready in " + std::to_string(ms_between(started, Clock::now())) + " ms");
                          on_ready(ready);
                          return;
@@ -360,6 +362,7 @@ void WorkerPool::on_ready(const WorkerPtr& worker) {
 
 // Ends one creation attempt (counted in creating_) as failed.
 void WorkerPool::on_create_failed(const std::string& why, FailureKind kind) {
+    metrics_.worker_creation_failed(kind);
     std::unique_lock lock(mu_);
     --creating_;
     auto now = Clock::now();

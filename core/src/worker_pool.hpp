@@ -24,6 +24,8 @@
 
 namespace ci {
 
+class Metrics;
+
 struct Worker {
     std::string id;
     std::string key;  // signs gateway <-> agent messages
@@ -66,7 +68,7 @@ public:
     using LostCallback = std::function<void(const std::string& worker_id)>;
 
     WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugin::IsolationBackend& backend,
-               plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks);
+               plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks, Metrics& metrics);
 
     // Adopts the live workers the state file names (their sessions are returned), removes every
     // other worker and volume of this instance, then starts filling.
@@ -118,6 +120,7 @@ private:
     plugin::StorageProvider* storage_;
     AgentHub& hub_;
     TaskRunner& tasks_;
+    Metrics& metrics_;
     PoolStateFile state_;
     std::mutex save_mu_;  // one state file write at a time, each of a fresh snapshot
     LostCallback on_leased_lost_;

@@ -48,7 +48,8 @@ private:
     std::vector<std::pair<int, AgentReply>> got_;
 };
 
-// Answers every request with {"echo": <its "n">} until destroyed.
+// Answers every request with {"echo": <its "n">} until destroyed, after events_first interim
+// messages {"event": {"k": 0..}} (the streaming form).
 class FakeAgent {
 public:
     FakeAgent(zmq::context_t& context, const std::string& endpoint) : socket_(context, zmq::socket_type::router) {
@@ -66,18 +67,25 @@ public:
             for (std::size_t i = 1; i < parts.size(); ++i) frames.push_back(parts[i].to_string());
             auto decoded = protocol::decode_message(kKey, frames);
             if (!decoded.body) continue;
-            nlohmann::json reply = {{"id", (*decoded.body)["id"]}, {"ok", true}, {"echo", (*decoded.body)["n"]}};
-            std::vector<std::string> out = {parts[0].to_string()};
-            for (auto& f : protocol::encode_message(kKey, reply)) out.push_back(f);
-            std::vector<zmq::const_buffer> buffers;
-            for (auto& f : out) buffers.emplace_back(f.data(), f.size());
-            zmq::send_multipart(socket_, buffers);
+            const auto& id = (*decoded.body)["id"];
+            for (int k = 0; k < events_first; ++k) send(parts[0].to_string(), {{"id", id}, {"event", {{"k", k}}}});
+            send(parts[0].to_string(), {{"id", id}, {"ok", true}, {"echo", (*decoded.body)["n"]}});
             ++answered;
         }
         return answered;
     }
 
+    int events_first = 0;
+
 private:
+    void send(const std::string& routing_id, const nlohmann::json& body) {
+        std::vector<std::string> out = {routing_id};
+        for (auto& f : protocol::encode_message(kKey, body)) out.push_back(f);
+        std::vector<zmq::const_buffer> buffers;
+        for (auto& f : out) buffers.emplace_back(f.data(), f.size());
+        zmq::send_multipart(socket_, buffers);
+    }
+
     zmq::socket_t socket_;
 };
 
@@ -151,6 +159,38 @@ TEST_F(AgentHubTest, AnUnansweredRequestTimesOutAndADeadAgentIsReportedAtOnce) {
     }
     std::lock_guard lock(mu);
     EXPECT_EQ(lost, std::vector<std::string>{"w0"});
+}
+
+TEST_F(AgentHubTest, InterimEventsReachTheirRequestBeforeItsReply) {
+    FakeAgent agent(context_, endpoint(0));
+    agent.events_first = 3;
+    AgentHub hub;
+    hub.connect("w0", endpoint(0), kKey);
+    std::mutex mu;
+    std::vector<std::string> seen;  // events and the reply, in the order the I/O thread gave them
+    Replies replies;
+    auto record = [&](std::string what) {
+        std::lock_guard lock(mu);
+        seen.push_back(std::move(what));
+    };
+    hub.request(
+        "w0", {{"n", 1}}, AgentHub::Clock::now() + 10s,
+        [&, done = replies.callback(1)](AgentReply reply) {
+            record("reply");
+            done(std::move(reply));
+        },
+        [&](const nlohmann::json& event) { record("event " + event["k"].dump()); });
+    // Without an event callback the same messages are ignored and the request still completes.
+    hub.request("w0", {{"n", 2}}, AgentHub::Clock::now() + 10s, replies.callback(2));
+    EXPECT_EQ(agent.answer(), 2);
+    auto got = replies.wait_for(2);
+    ASSERT_EQ(got.size(), 2u);
+    for (auto& [n, reply] : got) {
+        EXPECT_EQ(reply.status, AgentReply::Status::ok);
+        EXPECT_EQ(reply.body["echo"], n);
+    }
+    std::lock_guard lock(mu);
+    EXPECT_EQ(seen, (std::vector<std::string>{"event 0", "event 1", "event 2", "reply"}));
 }
 
 TEST_F(AgentHubTest, DisconnectAnswersPendingRequests) {

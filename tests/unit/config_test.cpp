@@ -120,6 +120,14 @@ TEST(Config, CommandLineRejectsUnknownFlagsAndBadValues) {
     GatewayConfig c = parse("");
     EXPECT_THROW(apply_overrides(c, cli({"--worker-cpu", "fast"})), std::invalid_argument);
     EXPECT_THROW(apply_overrides(c, cli({"--port", "99999"})), std::invalid_argument);
+    EXPECT_THROW(apply_overrides(c, cli({"--worker-ram-mb", "-5"})), std::invalid_argument);
+    EXPECT_THROW(apply_overrides(c, cli({"--port", "-1"})), std::invalid_argument);
+    apply_overrides(c, cli({"--min-idle-workers", "-3"}));
+    EXPECT_THROW(validate(c), std::invalid_argument);
+}
+
+TEST(Config, WorkerTmpNeedsAMegabyte) {
+    EXPECT_EQ(error_of("[worker]\ntmp_mb = 0\n"), "worker.tmp_mb: must be at least 1");
 }
 
 }  // namespace

@@ -56,5 +56,35 @@ TEST(RequestFields, OptionalBooleansFallBackOnlyWhenAbsentOrNull) {
     EXPECT_EQ(error_of(bool_field({{"store_history", 1}}, "store_history", false)).reason, ErrorReason::bad_request);
 }
 
+TEST(RequestFields, QueryValuesArePercentDecoded) {
+    EXPECT_EQ(percent_decode("a%2Fb+c%20d%2b"), "a/b c d+");
+    EXPECT_EQ(percent_decode("plain.txt"), "plain.txt");
+    EXPECT_EQ(percent_decode("%e2%82%AC"), "\xe2\x82\xac");
+    EXPECT_FALSE(percent_decode("bad%2"));
+    EXPECT_FALSE(percent_decode("bad%"));
+    EXPECT_FALSE(percent_decode("bad%zz"));
+}
+
+TEST(RequestFields, PathComesFromTheBodyElseTheDecodedQuery) {
+    EXPECT_EQ(std::get<std::string>(path_field({{"path", "data/a b.csv"}}, "ignored")), "data/a b.csv");
+    EXPECT_EQ(std::get<std::string>(path_field(nlohmann::json::object(), "data/a%20b.csv")), "data/a b.csv");
+    EXPECT_EQ(error_of(path_field(nlohmann::json::object(), std::nullopt)).message, "missing field path");
+    EXPECT_EQ(error_of(path_field({{"path", 3}}, std::nullopt)).message, "path must be a string");
+    EXPECT_EQ(error_of(path_field({{"path", ""}}, std::nullopt)).message, "path must not be empty");
+    EXPECT_EQ(error_of(path_field(nlohmann::json::object(), "%4")).reason, ErrorReason::bad_request);
+}
+
+TEST(RequestFields, FlagsComeFromBooleansFormTextOrTheQuery) {
+    EXPECT_EQ(std::get<bool>(flag_field({{"recursive", true}}, std::nullopt, "recursive", false)), true);
+    EXPECT_EQ(std::get<bool>(flag_field({{"recursive", "false"}}, "true", "recursive", true)), false);
+    EXPECT_EQ(std::get<bool>(flag_field(nlohmann::json::object(), "1", "recursive", false)), true);
+    EXPECT_EQ(std::get<bool>(flag_field(nlohmann::json::object(), "false", "recursive", true)), false);
+    EXPECT_EQ(std::get<bool>(flag_field(nlohmann::json::object(), std::nullopt, "recursive", true)), true);
+    EXPECT_EQ(error_of(flag_field({{"recursive", "yes"}}, std::nullopt, "recursive", false)).message,
+              "recursive must be true or false");
+    EXPECT_EQ(error_of(flag_field(nlohmann::json::object(), "yes", "overwrite", false)).message,
+              "overwrite must be true or false");
+}
+
 }  // namespace
 }  // namespace ci

@@ -1,0 +1,77 @@
+#include "sse_stream.hpp"
+
+#include <cstdio>
+
+#include <pistache/peer.h>
+
+#include "http_reply.hpp"
+
+namespace ci {
+
+std::string sse_event(std::string_view name, std::string_view data) {
+    std::string out = "event: ";
+    out.append(name);
+    out.push_back('\n');
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t end = data.find('\n', start);
+        out += "data: ";
+        out.append(data.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+        out.push_back('\n');
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+    out.push_back('\n');
+    return out;
+}
+
+std::string http_chunk(std::string_view payload) {
+    char size[24];
+    std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
+    std::string out = size;
+    out.append(payload);
+    out += "\r\n";
+    return out;
+}
+
+std::string sse_head(bool keep_alive) {
+    return std::string("HTTP/1.1 200 OK\r\n"
+                       "Content-Type: text/event-stream; charset=utf-8\r\n"
+                       "Cache-Control: no-cache\r\n"
+                       "X-Accel-Buffering: no\r\n"  // a buffering reverse proxy would hold the events back
+                       "Transfer-Encoding: chunked\r\n"
+                       "Connection: ") +
+           (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
+}
+
+SseStream::SseStream(Pistache::Http::ResponseWriter& writer) : peer_(writer.getPeer()) {
+    // Pistache put the Connection answer it would give this request in the writer's headers.
+    auto connection = writer.headers().tryGet<Pistache::Http::Header::Connection>();
+    bool keep_alive = connection && connection->control() == Pistache::Http::ConnectionControl::KeepAlive;
+    std::lock_guard lock(mu_);
+    write_locked(sse_head(keep_alive));
+}
+
+void SseStream::send(std::string_view name, const nlohmann::json& data) {
+    std::lock_guard lock(mu_);
+    if (ended_) return;
+    write_locked(http_chunk(sse_event(name, dump(data))));
+}
+
+void SseStream::end() {
+    std::lock_guard lock(mu_);
+    if (ended_) return;
+    ended_ = true;
+    write_locked(std::string(kLastChunk));
+    // The request is answered: the peer's keep-alive timer applies again, as after send().
+    if (auto peer = peer_.lock()) peer->setIdle(true);
+}
+
+void SseStream::write_locked(std::string bytes) {
+    auto peer = peer_.lock();
+    if (!peer) return;  // the client went away; the execution still runs to its end
+    auto size = bytes.size();
+    peer->send(Pistache::RawBuffer(std::move(bytes), size));
+}
+
+}  // namespace ci

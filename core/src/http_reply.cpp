@@ -5,20 +5,6 @@ namespace {
 
 constexpr int kRetryAfterSeconds = 5;
 
-// Pistache writes only typed headers into a response (raw ones are dropped), so Retry-After
-// needs a type of its own.
-class RetryAfter final : public Pistache::Http::Header::Header {
-public:
-    NAME("Retry-After")
-    RetryAfter() = default;
-    explicit RetryAfter(int seconds) : seconds_(seconds) {}
-    void parse(const std::string& data) override { seconds_ = std::stoi(data); }
-    void write(std::ostream& os) const override { os << seconds_; }
-
-private:
-    int seconds_ = 0;
-};
-
 }  // namespace
 
 void send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body) {
@@ -27,7 +13,8 @@ void send_json(Pistache::Http::ResponseWriter& writer, int status, const std::st
 }
 
 void send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error) {
-    if (error.reason == ErrorReason::pool_exhausted) writer.headers().add<RetryAfter>(kRetryAfterSeconds);
+    if (error.reason == ErrorReason::pool_exhausted)
+        writer.headers().add<TextHeader<kRetryAfter>>(std::to_string(kRetryAfterSeconds));
     send_json(writer, http_status(error.reason), error_body(error));
 }
 

@@ -11,6 +11,25 @@
 
 namespace ci {
 
+// Pistache writes only typed headers into a response (raw ones are dropped): one type per header
+// name, holding its value as text. HeaderName must be a constexpr char array.
+template <const char* HeaderName>
+class TextHeader final : public Pistache::Http::Header::Header {
+public:
+    NAME(HeaderName)
+    TextHeader() = default;
+    explicit TextHeader(std::string value) : value_(std::move(value)) {}
+    void parse(const std::string& data) override { value_ = data; }
+    void write(std::ostream& os) const override { os << value_; }
+
+private:
+    std::string value_;
+};
+
+inline constexpr char kRetryAfter[] = "Retry-After";
+inline constexpr char kContentSecurityPolicy[] = "Content-Security-Policy";
+inline constexpr char kContentDisposition[] = "Content-Disposition";
+
 void send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body);
 void send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error);
 

@@ -41,19 +41,6 @@ using Pistache::Http::ResponseWriter;
 
 namespace {
 
-// Pistache writes only typed headers into a response (raw ones are dropped).
-class ContentDisposition final : public Pistache::Http::Header::Header {
-public:
-    NAME("Content-Disposition")
-    ContentDisposition() = default;
-    explicit ContentDisposition(std::string value) : value_(std::move(value)) {}
-    void parse(const std::string& data) override { value_ = data; }
-    void write(std::ostream& os) const override { os << value_; }
-
-private:
-    std::string value_;
-};
-
 // Builds and sends the 200 answer from the agent's reply and the session fields.
 using OnReply = std::function<void(ResponseWriter&, const nlohmann::json& reply, nlohmann::json body)>;
 
@@ -177,7 +164,7 @@ void handle_file_download(const Request& request, ResponseWriter writer, ApiServ
                        send_error(out, {ErrorReason::internal, "the worker sent a file that is not valid base64"});
                        return;
                    }
-                   out.headers().add<ContentDisposition>(
+                   out.headers().add<TextHeader<kContentDisposition>>(
                        attachment_disposition(reply.at("file").at("path").get_ref<const std::string&>()));
                    out.send(Pistache::Http::Code::Ok, bytes->data(), bytes->size(), MIME(Application, OctetStream));
                });

@@ -6,9 +6,10 @@
 # 1. Ensures the base image code-interpreter-base:bookworm: `docker pull debian:bookworm-slim` when a
 #    registry answers, otherwise a debootstrap (minbase) of bookworm from the host's Debian mirror,
 #    imported with `docker import` (--mirror overrides the mirror read from /etc/apt).
-# 2. Hashes the Dockerfile, the agent binary, this script and the base image id; when the tag already
-#    carries that hash (label code-interpreter.image-hash) it is up to date and nothing is built.
-#    Otherwise builds from a temporary context (Dockerfile + agent) with the legacy builder, then
+# 2. Hashes the Dockerfile, the agent binary, the kernel module (worker/kernel/ci_kernel.py), this
+#    script and the base image id; when the tag already carries that hash (label
+#    code-interpreter.image-hash) it is up to date and nothing is built. Otherwise builds from a
+#    temporary context (Dockerfile + agent + kernel module) with the legacy builder, then
 #    removes our own untagged leftovers of earlier builds.
 # Needs: docker (daemon running), and debootstrap + root when the base has to be bootstrapped.
 set -euo pipefail
@@ -21,6 +22,7 @@ readonly HASH_LABEL=code-interpreter.image-hash
 script_path=$(readlink -f "${BASH_SOURCE[0]}")
 script_dir=$(dirname "$script_path")
 repo_dir=$(dirname "$script_dir")
+readonly kernel_module="$repo_dir/worker/kernel/ci_kernel.py"
 
 agent=""
 tag=code-interpreter-worker:latest
@@ -191,6 +193,7 @@ hash=$( {
   echo "base $base_id"
   sha256sum "$script_dir/Dockerfile" | cut -d' ' -f1
   sha256sum "$agent" | cut -d' ' -f1
+  sha256sum "$kernel_module" | cut -d' ' -f1
   sha256sum "$script_path" | cut -d' ' -f1
 } | sha256sum | cut -d' ' -f1)
 current=""
@@ -209,6 +212,7 @@ ctx=$REPLY
 cp "$script_dir/Dockerfile" "$ctx/Dockerfile"
 cp "$agent" "$ctx/ci-agent"
 chmod 0755 "$ctx/ci-agent"
+cp "$kernel_module" "$ctx/ci_kernel.py"
 step "3/3 building $tag from $BASE_TAG with agent $(readlink -f "$agent")"
 build=(env DOCKER_BUILDKIT=0 docker build --force-rm --rm
        --build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "IMAGE_HASH=$hash" -t "$tag" "$ctx")

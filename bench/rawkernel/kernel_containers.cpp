@@ -86,15 +86,16 @@ agent::ConnectionInfo KernelContainers::start(std::size_t index) {
     // The home (where IPython writes its history) stays on the container's disk, as a plain
     // docker run has it and as a worker's loop-disk volume is: a tmpfs would hide the history cost.
     const std::string user = std::to_string(kSandboxUid) + ":" + std::to_string(kSandboxGid);
-    int status = run_quietly({"docker", "run", "-d", "--pull", "never", "--name", name,
+    std::vector<std::string> argv = {"docker", "run", "-d", "--pull", "never", "--name", name,
                               "--label", "code-interpreter.bench=rawkernel",
                               "--network", "none", "--init", "--user", user,
                               "--cpus", limits_.cpus, "--memory", memory, "--memory-swap", memory, "--pids-limit", "256",
                               "-e", "HOME=/home/sandbox", "-e", "PYTHONDONTWRITEBYTECODE=1", "-w", "/home/sandbox",
                               "-v", host_dir.string() + ":" + kMountPoint,
                               "--entrypoint", "/usr/bin/python3", limits_.image,
-                              "-m", "ipykernel_launcher", "-f", inside.connection_file().string()},
-                             false);
+                              "-m", "ipykernel_launcher", "-f", inside.connection_file().string()};
+    argv.insert(argv.end(), limits_.kernel_options.begin(), limits_.kernel_options.end());
+    int status = run_quietly(argv, false);
     if (status != 0) throw std::runtime_error("docker run for " + name + " failed (exit status " + std::to_string(status) + ")");
     return agent::ConnectionInfo{host_dir, key};
 }

@@ -15,6 +15,7 @@ struct ContainerLimits {
     std::string image = "code-interpreter-worker:latest";
     std::string cpus = "1.0";  // the gateway's worker.cpu default
     int memory_mb = 1024;      // the gateway's worker.ram_mb default
+    std::vector<std::string> kernel_options;  // after "ipykernel_launcher -f FILE"
 };
 
 class KernelContainers {

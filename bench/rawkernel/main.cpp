@@ -15,6 +15,7 @@
 
 #include "code_interpreter/agent/execution.hpp"
 #include "code_interpreter/agent/kernel_client.hpp"
+#include "code_interpreter/agent/kernel_process.hpp"
 #include "code_interpreter/agent/readiness.hpp"
 #include "kernel_containers.hpp"
 #include "latency_report.hpp"
@@ -33,6 +34,8 @@ const char* const kUsage = R"(usage: ci-bench-rawkernel [options]
   --requests M            measured requests per kernel (default 100)
   --warmup W              unmeasured requests per kernel first (default 1)
   --store-history BOOL    execute_request's store_history: true (Jupyter's default) or false
+  --kernel-config C       default (ipykernel as installed) or lean (the options the agent starts
+                          its kernels with: docs/architecture.md)
   --image IMAGE           (default code-interpreter-worker:latest)
   --cpus CORES            CPU limit per kernel container (default 1.0, as worker.cpu)
   --memory-mb MB          memory limit per kernel container (default 1024, as worker.ram_mb)
@@ -46,6 +49,7 @@ struct Options {
     std::size_t requests = 100;
     std::size_t warmup = 1;
     bool store_history = true;
+    bool lean = false;
     ContainerLimits limits;
     int timeout_s = 60;
     std::string label;
@@ -68,6 +72,10 @@ Options parse_options(int argc, char** argv) {
         else if (arg == "--store-history") {
             if (value != "true" && value != "false") throw std::invalid_argument("--store-history is true or false");
             o.store_history = value == "true";
+        } else if (arg == "--kernel-config") {
+            if (value != "default" && value != "lean") throw std::invalid_argument("--kernel-config is default or lean");
+            o.lean = value == "lean";
+            o.limits.kernel_options = o.lean ? ci::agent::lean_kernel_options() : std::vector<std::string>{};
         } else if (arg == "--image") o.limits.image = value;
         else if (arg == "--cpus") o.limits.cpus = value;
         else if (arg == "--memory-mb") o.limits.memory_mb = std::stoi(value);
@@ -237,8 +245,9 @@ int main(int argc, char** argv) {
         run.warmup = o.warmup;
         run.label = !o.label.empty() ? o.label
                                      : "raw " + std::to_string(o.kernels) + "x" + std::to_string(o.requests) +
-                                           (o.store_history ? "" : " no history");
-        run.extra = {{"store_history", o.store_history}, {"image", o.limits.image}, {"cpus", o.limits.cpus},
+                                           (o.store_history ? "" : " no history") + (o.lean ? " lean" : "");
+        run.extra = {{"store_history", o.store_history}, {"kernel_config", o.lean ? "lean" : "default"},
+                     {"image", o.limits.image}, {"cpus", o.limits.cpus},
                      {"memory_mb", o.limits.memory_mb}};
         print_table(run);
         if (!o.json_path.empty()) write_json(run, o.json_path);

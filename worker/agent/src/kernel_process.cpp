@@ -254,6 +254,13 @@ void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report,
     }
 }
 
+std::vector<std::string> kernel_argv(const std::string& python, const std::string& connection_file) {
+    std::vector<std::string> argv = {python, "-m", "ipykernel_launcher", "-f", connection_file};
+    const auto& lean = lean_kernel_options();
+    argv.insert(argv.end(), lean.begin(), lean.end());
+    return argv;
+}
+
 }  // namespace
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
@@ -305,6 +312,21 @@ std::string describe_wait_status(int status) {
     return "wait status " + std::to_string(status);
 }
 
+const std::vector<std::string>& lean_kernel_options() {
+    static const std::vector<std::string> options = {
+        // No SQLite history: no file in the user's home, no saving thread (In/Out stay in memory).
+        "--HistoryManager.enabled=False",
+        // No 0.5 ms sleep before each execute_reply, a workaround for clients that stop reading
+        // at the reply; the agent reads until the idle status.
+        "--IPythonKernel._execute_sleep=0",
+        // Streams that skip the flushes of empty buffers, and no execute_input echo or busy
+        // status (worker/kernel/ci_kernel.py).
+        "--IPKernelApp.outstream_class=ci_kernel.LeanOutStream",
+        "--IPKernelApp.kernel_class=ci_kernel.LeanKernel",
+    };
+    return options;
+}
+
 StartedKernel launch_kernel(const KernelSpec& spec) {
     const std::string workdir = spec.workdir.string();
     const std::string connection_file = spec.connection.connection_file().string();
@@ -315,14 +337,11 @@ StartedKernel launch_kernel(const KernelSpec& spec) {
         .connection_file = connection_file,
         .connection_json = spec.connection.to_json().dump(2) + "\n",
         .workdir = workdir,
-        // No SQLite history: no file in the user's home, no saving thread (In/Out stay in memory).
-        .argv = {spec.python, "-m", "ipykernel_launcher", "-f", connection_file, "--HistoryManager.enabled=False"},
+        .argv = kernel_argv(spec.python, connection_file),
         // A clean environment: nothing of the agent's (or the container runtime's) leaks in.
-        // PYDEVD_DISABLE_FILE_VALIDATION silences a debugger warning ipykernel's debugpy prints
-        // to stderr at every start (Debian's Python uses frozen modules).
         .env = {"HOME=" + workdir, "USER=" + spec.user.name, "LOGNAME=" + spec.user.name,
                 "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "SHELL=/bin/sh",
-                "PYTHONDONTWRITEBYTECODE=1", "PYDEVD_DISABLE_FILE_VALIDATION=1"},
+                "PYTHONDONTWRITEBYTECODE=1"},
     };
 
     auto [report_read, report_write] = make_pipe();

@@ -87,9 +87,14 @@ struct StartedKernel {
     UniqueFd file_server;  // the agent's end of the file server's socket (file_server.hpp)
 };
 
+// ipykernel's options that make the agent's kernels lean (docs/architecture.md, "The kernel's
+// configuration"). The benchmarks' raw baseline uses them too, to compare like with like.
+const std::vector<std::string>& lean_kernel_options();
+
 // Starts the supervisor, which drops to spec.user for good, forks the file server, creates the
 // kernel directory and the connection file, and starts
-// "<python> -m ipykernel_launcher -f <connection file>" in a clean environment. Returns once the
+// "<python> -m ipykernel_launcher -f <connection file> <lean_kernel_options()>" in a clean
+// environment. Returns once the
 // kernel's exec succeeded; throws std::runtime_error with the reason when a step failed. Call it
 // while the process has a single thread (before any ZeroMQ context exists).
 StartedKernel launch_kernel(const KernelSpec& spec);

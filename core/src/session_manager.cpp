@@ -260,7 +260,10 @@ void SessionManager::on_acquired(const std::string& user, std::uint64_t session_
 
 void SessionManager::start_next(const std::string& user, Session& session) {
     if (session.running || !session.worker || session.queue.empty()) return;
-    if (!admission_.enter({user, session.id})) return;
+    if (!admission_.enter({user, session.id})) {
+        arm_slot_timer_locked();
+        return;
+    }
     send_next(user, session);
 }
 
@@ -283,11 +286,29 @@ void SessionManager::free_slot(std::uint64_t execution) {
     admit_waiting_locked();
 }
 
+void SessionManager::arm_slot_timer_locked() {
+    if (slot_timer_armed_ || holding_slot_.empty()) return;
+    slot_timer_armed_ = true;
+    const auto delay = std::max(holding_slot_.begin()->second - Clock::now(), Clock::duration::zero());
+    tasks_.post_after(delay, [this] { expire_slots(); });
+}
+
+void SessionManager::expire_slots() {
+    std::lock_guard lock(mu_);
+    slot_timer_armed_ = false;
+    const auto now = Clock::now();
+    while (!holding_slot_.empty() && holding_slot_.begin()->second <= now) {
+        holding_slot_.erase(holding_slot_.begin());
+        admission_.leave();
+    }
+    admit_waiting_locked();
+    if (admission_.waiting() > 0) arm_slot_timer_locked();
+}
+
 // Holds a slot of admission_.
 void SessionManager::send_next(const std::string& user, Session& session) {
     const std::uint64_t execution = next_execution_++;
-    holding_slot_.insert(execution);
-    tasks_.post_after(config_.running_slot_time, [this, execution] { free_slot(execution); });
+    holding_slot_.emplace(execution, Clock::now() + config_.running_slot_time);
     Pending next = std::move(session.queue.front());
     session.queue.pop_front();
     session.running = true;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -127,9 +128,14 @@ private:
     // session waits for one). Called with mu_ held.
     void start_next(const std::string& user, Session& session);
     void send_next(const std::string& user, Session& session);
-    // An execution ended or outlived running_slot_time: its slot goes to the next waiting session.
+    // An execution ended: its slot goes to the next waiting session.
     void free_slot(std::uint64_t execution);
     void admit_waiting_locked();
+    // Executions that outlive running_slot_time stop counting, but only a waiting session needs
+    // that: one timer, armed while sessions wait, at the earliest slot's expiry (not one per
+    // execution, which would cost every execution a timer thread's wake-up).
+    void arm_slot_timer_locked();
+    void expire_slots();
     void on_reply(const std::string& user, std::uint64_t session_id, std::uint64_t execution, WorkerPtr worker,
                   Pending request, AgentReply reply);
     // Whether interrupt_execution() stopped this execution (and not its own exception or success).
@@ -163,7 +169,10 @@ private:
     // after a day.
     std::unordered_map<std::string, Expiry> expired_;
     Admission admission_;
-    std::unordered_set<std::uint64_t> holding_slot_;  // executions counted by admission_
+    // Executions counted by admission_ -> when they stop counting; in execution order, which is
+    // also expiry order.
+    std::map<std::uint64_t, Clock::time_point> holding_slot_;
+    bool slot_timer_armed_ = false;
     std::uint64_t next_execution_ = 1;
     bool draining_ = false;
     bool shutting_down_ = false;

@@ -34,7 +34,11 @@ private:
     void run();
 
     std::mutex mu_;
+    // Idle threads wait on cv_ for work that is due; at most one of them (the timekeeper) waits on
+    // timer_cv_ for the earliest delayed task, so a delayed task wakes one thread, not all.
     std::condition_variable cv_;
+    std::condition_variable timer_cv_;
+    bool timekeeper_ = false;
     std::priority_queue<Item, std::vector<Item>, std::greater<>> queue_;
     std::uint64_t seq_ = 0;
     bool stopping_ = false;

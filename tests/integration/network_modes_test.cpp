@@ -172,6 +172,21 @@ TEST_F(NoneModeTest, ContainerKeepsDockersSeccompProfileAndMinimalCapabilities) 
     EXPECT_EQ(out, "[\"no-new-privileges:true\"] [\"SETUID\",\"SETGID\",\"SETPCAP\"] none\n");
 }
 
+// The worker is made with Docker's networking disabled (no libnetwork set-up at start), yet user
+// code keeps a working loopback of its own and no other interface.
+TEST_F(NoneModeTest, UserCodeHasItsOwnLoopbackAndNoOtherInterface) {
+    EXPECT_EQ(fixture_->text(kUserA, "import os, socket\n"
+                                     "server = socket.create_server(('127.0.0.1', 0))\n"
+                                     "client = socket.create_connection(server.getsockname())\n"
+                                     "peer, _ = server.accept()\n"
+                                     "client.sendall(b'ping')\n"
+                                     "print(peer.recv(4).decode(), sorted(os.listdir('/sys/class/net')))\n"),
+              "ping ['lo']\n");
+    const auto containers = worker_containers(fixture_->gateway().instance());
+    ASSERT_FALSE(containers.empty());
+    EXPECT_EQ(shell("docker inspect -f '{{.Config.NetworkDisabled}}' " + containers.front().id), "true\n");
+}
+
 // --- network = "internal" -------------------------------------------------------------------------
 
 class InternalModeTest : public ::testing::Test {

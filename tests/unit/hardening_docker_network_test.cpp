@@ -86,6 +86,7 @@ TEST(HardeningDockerCreate, NoneModeHasNoNetworkAndNoNetworkCapability) {
     const json r = build_create_request(c, spec(), "/d");
     const json& h = r["HostConfig"];
     EXPECT_EQ(h["NetworkMode"], "none");
+    EXPECT_EQ(r["NetworkDisabled"], true);  // no libnetwork hook at start
     EXPECT_EQ(h["CapDrop"], json::array({"ALL"}));
     EXPECT_EQ(h["CapAdd"], json::array({"SETUID", "SETGID", "SETPCAP"}));
     EXPECT_FALSE(r.contains("Cmd"));
@@ -102,6 +103,7 @@ TEST(HardeningDockerCreate, InternalModeJoinsTheNetworkAndStartsTheAgentOnTcp) {
     EXPECT_EQ(network_name(c), "ci-t1");
     EXPECT_EQ(network_gateway(c), "10.213.7.1");
     EXPECT_EQ(h["NetworkMode"], "ci-t1");
+    EXPECT_EQ(r["NetworkDisabled"], false);
     EXPECT_EQ(r["NetworkingConfig"], (json{{"EndpointsConfig", {{"ci-t1", json::object()}}}}));
     EXPECT_EQ(h["CapAdd"], json::array({"SETUID", "SETGID", "SETPCAP", "NET_ADMIN"}));
     EXPECT_EQ(r["Cmd"], json::array({"--listen", "tcp://0.0.0.0:5555", "--allow-from", "10.213.7.1", "--egress",

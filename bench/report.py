@@ -55,7 +55,8 @@ def machine():
             "commit": commit or "?"}
 
 
-runs = {name: load(name) for name in ["raw", "raw-nohist", "raw-single", "raw-single-nohist", "gw-main", "gw-single", "gw-new",
+runs = {name: load(name) for name in ["raw", "raw-nohist", "raw-lean", "raw-single", "raw-single-nohist", "raw-single-lean",
+                                       "gw-main", "gw-single", "gw-new",
                                        "gw-refill-quiet", "gw-refill-burst", "gw-200"]}
 fill, fill200, memory = load("fill"), load("fill-200"), load("memory")
 gw_start, gw_end, gw_200 = load("gateway-start"), load("gateway-end"), load("gateway-200")
@@ -89,10 +90,10 @@ def target(name, wanted, shown, value, ok):
 
 main = runs["gw-main"]
 size = "stateful load" if main is None else f"{main['users']} users x {main['requests_per_user']}"
-# Like for like: the gateway's executions skip the history by default, so its added cost is
-# measured against a bare kernel called the same way.
-added_p50 = None if lat("gw-single", "p50") is None or lat("raw-single-nohist", "p50") is None \
-    else lat("gw-single", "p50") - lat("raw-single-nohist", "p50")
+# Like for like: the gateway's kernels run lean and its executions skip the history by default,
+# so its added cost is measured against a bare kernel configured and called the same way.
+added_p50 = None if lat("gw-single", "p50") is None or lat("raw-single-lean", "p50") is None \
+    else lat("gw-single", "p50") - lat("raw-single-lean", "p50")
 burst = get(runs["gw-refill-burst"], "settings", "burst")
 quiet_p95 = lat("gw-refill-quiet", "p95")
 refill_p95 = get(burst, "users_latency_during_refill_ms", "p95")
@@ -136,7 +137,9 @@ The workload is stateful: each user's first request sets a counter to a per-user
 shows it (`n += 1` then `n`), and every answer is checked against the expected value. Latencies are those of answered
 requests as the client measured them; percentiles are nearest-rank. The raw baseline runs the same workload on bare
 ipykernels started in the same worker image (one container each, network none, the sandbox user, the worker's default
-CPU and memory limits, the home on the container's disk), driven directly over ZeroMQ by one client thread per kernel.
+CPU and memory limits, the home on the container's disk), driven directly over ZeroMQ by one client thread per kernel:
+as installed ("raw", Jupyter's defaults), with `store_history` false ("no history"), and with the options the agent
+starts its kernels with ("lean": docs/architecture.md, "The kernel's configuration"), which is what the gateway runs.
 
 ## Targets (issue 5)
 
@@ -150,14 +153,17 @@ CPU and memory limits, the home on the container's disk), driven directly over Z
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 {row('raw')}
 {row('raw-nohist')}
+{row('raw-lean')}
 {row('gw-main')}
 {row('raw-single')}
 {row('raw-single-nohist')}
+{row('raw-single-lean')}
 {row('gw-single')}
 
 - Gateway / raw default kernels: throughput {ratio(rps('gw-main'), rps('raw'))}, P50 {ratio(lat('gw-main', 'p50'), lat('raw', 'p50'))}, P95 {ratio(lat('gw-main', 'p95'), lat('raw', 'p95'))}, P99 {ratio(lat('gw-main', 'p99'), lat('raw', 'p99'))}.
 - Gateway / raw kernels with `store_history` false: throughput {ratio(rps('gw-main'), rps('raw-nohist'))}, P95 {ratio(lat('gw-main', 'p95'), lat('raw-nohist', 'p95'))}, P99 {ratio(lat('gw-main', 'p99'), lat('raw-nohist', 'p99'))}. Without history the bare kernels manage {ratio(rps('raw-nohist'), rps('raw'))} the default's throughput.
-- One user, one request at a time: the gateway adds {fmt(added_p50, 2, ' ms')} to the P50 of a direct kernel call without history, as the gateway makes it by default ({fmt(lat('gw-single', 'p50'), 2)} ms against {fmt(lat('raw-single-nohist', 'p50'), 2)} ms): HTTP, the gateway, the signed ipc hop and the agent. Against the kernel's default call (with history): {fmt(lat('raw-single', 'p50'), 2)} ms.
+- Gateway / raw lean kernels (the same kernels, driven directly, each by its own client, without fair scheduling): throughput {ratio(rps('gw-main'), rps('raw-lean'))}, P95 {ratio(lat('gw-main', 'p95'), lat('raw-lean', 'p95'))}, P99 {ratio(lat('gw-main', 'p99'), lat('raw-lean', 'p99'))}. The lean configuration alone gives bare kernels {ratio(rps('raw-lean'), rps('raw'))} the default's throughput.
+- One user, one request at a time: the gateway adds {fmt(added_p50, 2, ' ms')} to the P50 of a direct call to a lean kernel without history, as the gateway makes it ({fmt(lat('gw-single', 'p50'), 2)} ms against {fmt(lat('raw-single-lean', 'p50'), 2)} ms): HTTP, the gateway, the signed ipc hop and the agent. A direct call to a default kernel takes {fmt(lat('raw-single', 'p50'), 2)} ms (with history) and {fmt(lat('raw-single-nohist', 'p50'), 2)} ms (without).
 
 ![Latency distributions](benchmarks-latency.png)
 
@@ -193,7 +199,7 @@ with open(md_path, "w") as f:
 
 # The cumulative share of requests answered within x ms (the log scale shows the tail), and the
 # percentiles side by side.
-series = [runs[name] for name in ["raw", "raw-nohist", "gw-main", "gw-new"] if runs[name]]
+series = [runs[name] for name in ["raw", "raw-nohist", "raw-lean", "gw-main", "gw-new"] if runs[name]]
 fig, (ecdf, bars) = plt.subplots(1, 2, figsize=(13, 5))
 for run in series:
     xs = sorted(run["latencies_ms"])

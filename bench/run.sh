@@ -37,7 +37,7 @@ if [ "$quick" -eq 1 ]; then
   users=3 requests=20 single=50 new_sessions=5 min_idle=3 max_total=20 refill_users=2 refill_requests=100 burst=2
   thread_sessions=${thread_sessions:-0}
 else
-  users=25 requests=100 single=200 new_sessions=40 min_idle=25 max_total=80 refill_users=5 refill_requests=300 burst=10
+  users=25 requests=100 single=1000 new_sessions=40 min_idle=25 max_total=80 refill_users=5 refill_requests=300 burst=10
   thread_sessions=${thread_sessions:-200}
 fi
 
@@ -98,13 +98,18 @@ stop_gateway() {
 step "build"
 run scripts/build.sh >&2
 
-step "raw kernels: $users x $requests, store_history true, then false; 1 x $single"
+step "raw kernels: $users x $requests and 1 x $single; default, without history, and lean as the agent runs them"
 measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --json "$results/raw.json"
 measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --store-history false \
   --json "$results/raw-nohist.json"
+measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --store-history false \
+  --kernel-config lean --json "$results/raw-lean.json"
 measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --json "$results/raw-single.json"
-# The gateway runs executions without history by default: its added latency is measured against this.
 measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --store-history false --json "$results/raw-single-nohist.json"
+# The gateway's kernels run lean and its executions skip the history by default: its added latency
+# is measured against a bare kernel configured and called the same way.
+measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --store-history false --kernel-config lean \
+  --json "$results/raw-single-lean.json"
 
 step "gateway with $min_idle idle workers"
 start_gateway "$min_idle" "$max_total" fill

@@ -16,6 +16,8 @@ using Clock = TaskRunner::Clock;
 
 // How often the pool checks workers under creation and retries failed removals.
 constexpr auto kReconcileInterval = std::chrono::seconds(1);
+// How long after a lease its replacement's creation starts (see acquire).
+constexpr auto kRefillDelay = std::chrono::milliseconds(100);
 // A worker being created is inspected once it has taken this long (its container may be dead).
 constexpr auto kInspectStartingAfter = std::chrono::seconds(1);
 // How long a saved worker's agent has to answer before it is not adopted.
@@ -191,7 +193,9 @@ void WorkerPool::acquire(AcquireCallback callback) {
         ++leased_;
         lock.unlock();
         callback(std::move(worker), std::nullopt);
-        fill();  // replace it in the background
+        // Replace it in the background, a moment later: a creation's first steps take both cores
+        // of a small host for a while, and the new session's first execution should not wait.
+        tasks_.post_after(kRefillDelay, [this] { fill(); });
         return;
     }
     int total = static_cast<int>(idle_.size()) + creating_ + leased_ + destroying_;

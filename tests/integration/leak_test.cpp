@@ -389,7 +389,8 @@ TEST_F(LeakTest, WorkerChurnLeavesNothingBehind) {
         return execute_as(url, s1, "import time\ntime.sleep(50)", 20);
     });
     EXPECT_TRUE(wait_until([&] { return field(status(), "running_executions") >= 1; }, 10s, 20ms));
-    EXPECT_GT(field(status(), "creating_workers"), 0) << status().dump();
+    // Replacements start shortly after a lease (WorkerPool::acquire).
+    EXPECT_TRUE(wait_until([&] { return field(status(), "creating_workers") > 0; }, 10s, 20ms)) << status().dump();
     auto stopping = Clock::now();
     gateway_.reset();
     EXPECT_LT(Clock::now() - stopping, 20s);

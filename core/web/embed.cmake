@@ -3,8 +3,10 @@
 # The header holds the page's exact bytes and the SHA-256 of its one inline <script> and one
 # <style>, which the Content-Security-Policy allows by hash instead of 'unsafe-inline'.
 
+# The bytes go in as cmake/EmbedFile.cmake writes them (ci_embed_literal).
+include("${CMAKE_CURRENT_LIST_DIR}/../../cmake/EmbedFile.cmake")
+
 file(READ "${INPUT}" page)
-file(READ "${INPUT}" page_hex HEX)
 file(SIZE "${INPUT}" page_size)
 
 # Sets <out> to the hex SHA-256 of the text between <open> and <close>, which must occur once.
@@ -26,9 +28,7 @@ endfunction()
 inline_digest(script_sha256 "<script>" "</script>")
 inline_digest(style_sha256 "<style>" "</style>")
 
-# "\xNN" for every byte (never followed by a hex digit, so never ambiguous), 32 bytes a line.
-string(REGEX REPLACE "(................................................................)" "\\1\"\n    \"" literal "${page_hex}")
-string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" literal "${literal}")
+ci_embed_literal(literal "${INPUT}")
 
 file(WRITE "${OUTPUT}.tmp" "// Generated from core/web/test.html by core/web/embed.cmake; do not edit.
 #pragma once
@@ -37,7 +37,7 @@ file(WRITE "${OUTPUT}.tmp" "// Generated from core/web/test.html by core/web/emb
 namespace ci::console_page {
 
 inline constexpr std::string_view kPage{
-    \"${literal}\",
+    ${literal},
     ${page_size}};
 inline constexpr std::string_view kScriptSha256Hex = \"${script_sha256}\";
 inline constexpr std::string_view kStyleSha256Hex = \"${style_sha256}\";

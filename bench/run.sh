@@ -98,23 +98,26 @@ stop_gateway() {
 step "build"
 run scripts/build.sh >&2
 
-step "raw kernels: $users x $requests and 1 x $single; default, without history, and lean as the agent runs them"
+step "raw kernels: $users x $requests; default, without history, and lean as the agent runs them"
 measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --json "$results/raw.json"
 measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --store-history false \
   --json "$results/raw-nohist.json"
 measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --store-history false \
   --kernel-config lean --json "$results/raw-lean.json"
-measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --json "$results/raw-single.json"
-measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --store-history false --json "$results/raw-single-nohist.json"
-# The gateway's kernels run lean and its executions skip the history by default: its added latency
-# is measured against a bare kernel configured and called the same way.
-measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --store-history false --kernel-config lean \
-  --json "$results/raw-single-lean.json"
 
 step "gateway with $min_idle idle workers"
 start_gateway "$min_idle" "$max_total" fill
 measure bench/metrics.sh worker-memory >"$results/memory.json"
 measure bench/metrics.sh gateway "$pid" >"$results/gateway-start.json"
+# One user: the bare kernels right next to the gateway's run (its pool idle meanwhile), since this
+# machine's speed drifts over minutes. The gateway's kernels run lean and its executions skip the
+# history by default: its added latency is measured against a bare kernel configured and called
+# the same way.
+step "1 x $single: bare kernels, then the gateway"
+measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --json "$results/raw-single.json"
+measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --store-history false --json "$results/raw-single-nohist.json"
+measure "$bin/ci-bench-rawkernel" --kernels 1 --requests "$single" --store-history false --kernel-config lean \
+  --json "$results/raw-single-lean.json"
 loadgen --users 1 --requests "$single" --json "$results/gw-single.json"
 step "gateway: $users x $requests"
 measure bench/metrics.sh threads-during "$pid" "$results/threads-main.json" -- \

@@ -2,14 +2,10 @@
 // code and the API see the same workspace, escapes are refused, limits answer 413, and file
 // operations run beside a running execution.
 #include <gtest/gtest.h>
-#include <curl/curl.h>
 
-#include <cctype>
 #include <chrono>
 #include <future>
-#include <map>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,77 +24,12 @@ using nlohmann::json;
 constexpr int kMaxUpload = 100000;
 constexpr int kMaxDownload = 50000;
 
-size_t append(char* data, size_t size, size_t count, void* out) {
-    static_cast<std::string*>(out)->append(data, size * count);
-    return size * count;
-}
-
-size_t on_header(char* data, size_t size, size_t count, void* out) {
-    std::string line(data, size * count);
-    auto colon = line.find(':');
-    if (colon != std::string::npos) {
-        std::string name = line.substr(0, colon);
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        std::string value = line.substr(colon + 1);
-        value.erase(0, value.find_first_not_of(' '));
-        value.erase(value.find_last_not_of("\r\n ") + 1);
-        (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
-    }
-    return size * count;
-}
-
-// Any method with a body (DELETE with JSON), or a multipart form when form is set.
 HttpResponse send(const std::string& method, const std::string& url, const std::string& body,
-                  const std::vector<std::pair<std::string, std::string>>* form = nullptr,
-                  const std::string* file = nullptr) {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-    if (!curl) throw std::runtime_error("curl_easy_init failed");
-    HttpResponse response;
-    curl_slist* raw = curl_slist_append(nullptr, (std::string("X-Auth-Token: ") + kUserToken).c_str());
-    if (!form) raw = curl_slist_append(raw, "Content-Type: application/json");
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(raw, curl_slist_free_all);
-    std::unique_ptr<curl_mime, decltype(&curl_mime_free)> mime(nullptr, curl_mime_free);
-    curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response.body);
-    curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &response.headers);
-    if (form) {
-        mime.reset(curl_mime_init(curl.get()));
-        for (const auto& [name, value] : *form) {
-            curl_mimepart* part = curl_mime_addpart(mime.get());
-            curl_mime_name(part, name.c_str());
-            curl_mime_data(part, value.c_str(), value.size());
-        }
-        if (file) {
-            curl_mimepart* part = curl_mime_addpart(mime.get());
-            curl_mime_name(part, "file");
-            curl_mime_filename(part, "upload.bin");
-            curl_mime_data(part, file->data(), file->size());
-        }
-        curl_easy_setopt(curl.get(), CURLOPT_MIMEPOST, mime.get());
-    } else {
-        curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
-        if (method != "GET") {
-            curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
-            curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-        }
-    }
-    CURLcode rc = curl_easy_perform(curl.get());
-    if (rc != CURLE_OK) throw std::runtime_error(std::string("HTTP request failed: ") + curl_easy_strerror(rc));
-    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
-    return response;
+                  const std::vector<FormPart>& form = {}) {
+    return http_send(method, url, body, kUserToken, form, 60);
 }
 
-std::string escaped(const std::string& text) {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-    std::unique_ptr<char, decltype(&curl_free)> out(curl_easy_escape(curl.get(), text.data(), static_cast<int>(text.size())),
-                                                    curl_free);
-    return out.get();
-}
+FormPart file_part(const std::string& bytes) { return FormPart{"file", bytes, "upload.bin"}; }
 
 // Every byte value, and what looks like HTTP and multipart framing.
 std::string binary_bytes() {
@@ -125,7 +56,7 @@ protected:
 
     static std::string url(const std::string& path) { return gateway_->url(path); }
     static std::string query(const std::string& user, const std::string& path) {
-        return "?user_uuid=" + user + "&path=" + escaped(path);
+        return "?user_uuid=" + user + "&path=" + url_escape(path);
     }
     static HttpResponse upload(const std::string& user, const std::string& path, const std::string& bytes,
                                const std::string& extra = "") {
@@ -165,22 +96,21 @@ TEST_F(FilesTest, RawUploadAndDownloadKeepEveryByteAndStartASession) {
 
 TEST_F(FilesTest, AMultipartUploadIsReadableByCode) {
     const std::string user = user_of(302);
-    std::vector<std::pair<std::string, std::string>> form = {{"user_uuid", user}, {"path", "notes/hello.txt"}};
     const std::string content = "hello from upload";
-    auto up = send("POST", url("/api/v1/files"), "", &form, &content);
+    auto up = send("POST", url("/api/v1/files"), "",
+                   {{"user_uuid", user}, {"path", "notes/hello.txt"}, file_part(content)});
     ASSERT_EQ(up.status, 200) << up.body;
     EXPECT_EQ(body_of(up)["size"], content.size());
     EXPECT_EQ(result_text(run(user, "print(open('notes/hello.txt').read())")), content + "\n");
 
     // Without a path the file part's name is used; overwrite=false refuses an existing file.
-    std::vector<std::pair<std::string, std::string>> unnamed = {{"user_uuid", user}};
     const std::string binary = binary_bytes();
-    auto named = send("POST", url("/api/v1/files"), "", &unnamed, &binary);
+    auto named = send("POST", url("/api/v1/files"), "", {{"user_uuid", user}, file_part(binary)});
     ASSERT_EQ(named.status, 200) << named.body;
     EXPECT_EQ(body_of(named)["path"], "upload.bin");
     EXPECT_EQ(download(user, "upload.bin").body, binary);
-    std::vector<std::pair<std::string, std::string>> keep = {{"user_uuid", user}, {"overwrite", "false"}};
-    auto refused = send("POST", url("/api/v1/files"), "", &keep, &content);
+    auto refused = send("POST", url("/api/v1/files"), "",
+                        {{"user_uuid", user}, {"overwrite", "false"}, file_part(content)});
     EXPECT_EQ(refused.status, 409) << refused.body;
     EXPECT_EQ(reason_of(refused), "file_exists");
     EXPECT_EQ(download(user, "upload.bin").body, binary);
@@ -294,8 +224,7 @@ TEST_F(FilesTest, BadRequestsAreRefusedBeforeAnySession) {
     EXPECT_EQ(body_of(no_path)["detail"], "missing field path");
     auto no_user = send("GET", url("/api/v1/files?path=a"), "");
     EXPECT_EQ(no_user.status, 400);
-    std::vector<std::pair<std::string, std::string>> form = {{"user_uuid", user_of(308)}};
-    auto no_file = send("POST", url("/api/v1/files"), "", &form);
+    auto no_file = send("POST", url("/api/v1/files"), "", {{"user_uuid", user_of(308)}});
     EXPECT_EQ(no_file.status, 400);
     EXPECT_EQ(body_of(no_file)["detail"], "a multipart upload needs a part named file");
     auto interrupt = http_request("POST", url("/api/v1/interrupt"), json{{"user_uuid", user_of(308)}}.dump(), kUserToken);

@@ -30,15 +30,17 @@ size_t on_header(char* data, size_t size, size_t count, void* out) {
 
 }  // namespace
 
-HttpResponse http_request(const std::string& method, const std::string& url, const std::string& body,
-                          const std::string& token, long timeout_s) {
+HttpResponse http_send(const std::string& method, const std::string& url, const std::string& body,
+                       const std::string& token, const std::vector<FormPart>& form, long timeout_s) {
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
     if (!curl) throw std::runtime_error("curl_easy_init failed");
     HttpResponse response;
     curl_slist* raw_headers = nullptr;
-    raw_headers = curl_slist_append(raw_headers, "Content-Type: application/json");
+    // A form's Content-Type (with its boundary) is curl's.
+    if (form.empty()) raw_headers = curl_slist_append(raw_headers, "Content-Type: application/json");
     if (!token.empty()) raw_headers = curl_slist_append(raw_headers, ("X-Auth-Token: " + token).c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(raw_headers, curl_slist_free_all);
+    std::unique_ptr<curl_mime, decltype(&curl_mime_free)> mime(nullptr, curl_mime_free);
     curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, timeout_s);
@@ -47,17 +49,33 @@ HttpResponse http_request(const std::string& method, const std::string& url, con
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response.body);
     curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &response.headers);
-    if (method == "POST") {
-        curl_easy_setopt(curl.get(), CURLOPT_POST, 1L);
-        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    if (!form.empty()) {
+        mime.reset(curl_mime_init(curl.get()));
+        for (const auto& field : form) {
+            curl_mimepart* part = curl_mime_addpart(mime.get());
+            curl_mime_name(part, field.name.c_str());
+            if (!field.filename.empty()) curl_mime_filename(part, field.filename.c_str());
+            curl_mime_data(part, field.value.data(), field.value.size());
+        }
+        curl_easy_setopt(curl.get(), CURLOPT_MIMEPOST, mime.get());
     } else if (method != "GET") {
-        curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
+        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
+    if (method != "GET" && method != "POST") curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
     CURLcode rc = curl_easy_perform(curl.get());
     if (rc != CURLE_OK) throw std::runtime_error(std::string("HTTP request failed: ") + curl_easy_strerror(rc));
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
     return response;
+}
+
+std::string url_escape(const std::string& text) {
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+    if (!curl) throw std::runtime_error("curl_easy_init failed");
+    std::unique_ptr<char, decltype(&curl_free)> out(
+        curl_easy_escape(curl.get(), text.data(), static_cast<int>(text.size())), curl_free);
+    if (!out) throw std::runtime_error("curl_easy_escape failed");
+    return out.get();
 }
 
 }  // namespace ci::test

@@ -56,11 +56,12 @@ public:
         socket_.set(zmq::sockopt::linger, 0);
         socket_.bind(endpoint);
     }
-    // Answers the requests waiting now; returns how many.
-    int answer(std::chrono::milliseconds wait = 2s) {
+    // Answers requests until `expected` were answered (each waited for up to `wait`), then those
+    // already waiting; returns how many.
+    int answer(int expected = 1, std::chrono::milliseconds wait = 2s) {
         int answered = 0;
         zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-        while (zmq::poll(&item, 1, answered ? 0ms : wait) > 0) {
+        while (zmq::poll(&item, 1, answered < expected ? wait : 0ms) > 0) {
             std::vector<zmq::message_t> parts;
             if (!zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait)) break;
             std::vector<std::string> frames;
@@ -182,7 +183,8 @@ TEST_F(AgentHubTest, InterimEventsReachTheirRequestBeforeItsReply) {
         [&](const nlohmann::json& event) { record("event " + event["k"].dump()); });
     // Without an event callback the same messages are ignored and the request still completes.
     hub.request("w0", {{"n", 2}}, AgentHub::Clock::now() + 10s, replies.callback(2));
-    EXPECT_EQ(agent.answer(), 2);
+    // The hub sends the two requests one after the other: wait for both.
+    EXPECT_EQ(agent.answer(2), 2);
     auto got = replies.wait_for(2);
     ASSERT_EQ(got.size(), 2u);
     for (auto& [n, reply] : got) {

@@ -118,7 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         } else {
             collector.on_iopub(message);
             streaming.on_iopub(message);
-            cleared = cleared || (channel == 'i' && message.msg_type() == "clear_output");
+            // Any channel but 'x' is this request's iopub (see the parent header above).
+            cleared = cleared || (channel != 'x' && message.msg_type() == "clear_output");
         }
         for (auto& event : streaming.take_events()) events.push_back(std::move(event));
     }

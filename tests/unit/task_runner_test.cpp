@@ -17,6 +17,26 @@ using namespace std::chrono_literals;
 // Generous bounds: these check that work runs and in which order, not how fast.
 constexpr auto kWithin = 10s;
 
+// Keeps one of the runner's threads busy from construction until destruction. Declare it after
+// the runner, so that it lets the thread go before the runner stops.
+class BusyThread {
+public:
+    explicit BusyThread(TaskRunner& runner) {
+        runner.post([this, released = release_.get_future().share()] {
+            started_.set_value();
+            released.wait();
+        });
+        started_.get_future().wait();
+    }
+    ~BusyThread() { release_.set_value(); }
+    BusyThread(const BusyThread&) = delete;
+    BusyThread& operator=(const BusyThread&) = delete;
+
+private:
+    std::promise<void> started_;
+    std::promise<void> release_;
+};
+
 TEST(TaskRunner, ADelayedTaskPostedToIdleThreadsRuns) {
     TaskRunner runner(3);
     std::promise<void> ran;
@@ -53,36 +73,20 @@ TEST(TaskRunner, ADelayedTaskIsNotLateNorEarly) {
 
 TEST(TaskRunner, DueWorkRunsWhileTheOnlyOtherThreadKeepsTime) {
     TaskRunner runner(2);
-    std::promise<void> release_blocker;
-    auto blocker_released = release_blocker.get_future().share();
-    std::promise<void> blocker_started;
-    runner.post([&] {
-        blocker_started.set_value();
-        blocker_released.wait();
-    });
-    blocker_started.get_future().wait();
+    BusyThread busy(runner);
     // One thread is busy; the other waits for this far delayed task.
     runner.post_after(1h, [] {});
     std::promise<void> ran;
     runner.post([&] { ran.set_value(); });
     EXPECT_EQ(ran.get_future().wait_for(kWithin), std::future_status::ready);
-    release_blocker.set_value();
 }
 
 TEST(TaskRunner, ADelayedTaskRunsWhenEveryOtherThreadIsBusy) {
     TaskRunner runner(2);
-    std::promise<void> release_blocker;
-    auto blocker_released = release_blocker.get_future().share();
-    std::promise<void> blocker_started;
-    runner.post([&] {
-        blocker_started.set_value();
-        blocker_released.wait();
-    });
-    blocker_started.get_future().wait();
+    BusyThread busy(runner);
     std::promise<void> ran;
     runner.post_after(30ms, [&] { ran.set_value(); });
     EXPECT_EQ(ran.get_future().wait_for(kWithin), std::future_status::ready);
-    release_blocker.set_value();
 }
 
 TEST(TaskRunner, ManyDueTasksAllRun) {

@@ -16,7 +16,8 @@ class LeanKernel(IPythonKernel):
     The worker's agent is the kernel's only client. It finds an execution's end by the idle status
     and the reply, so the `execute_input` echo of the code and the `busy` status are two more
     messages per execution for the kernel to serialise, sign and send and for the agent to check
-    and drop (about 0.4 ms of the kernel's CPU per trivial execution; docs/benchmarks.md).
+    and drop (about 0.4 ms of the kernel's CPU per trivial execution, measured on the 2-core
+    development machine).
     """
 
     def _publish_execute_input(self, code, parent, execution_count):
@@ -33,7 +34,7 @@ class LeanOutStream(OutStream):
     ipykernel flushes both streams three times per execution (before the result, before the reply,
     before the idle status), and every flush from the main thread is a round trip through the IOPub
     thread even when nothing was written: six thread hand-offs per execution, about 1.5 ms of the
-    kernel's ~4 ms of CPU for a trivial cell on the 2-core development machine (docs/benchmarks.md).
+    kernel's ~4 ms of CPU for a trivial cell on the 2-core development machine.
 
     Skipping a flush of an empty buffer changes nothing a client sees: text written earlier has
     already been handed to the IOPub thread, whose queue also carries every later message (results,

@@ -94,9 +94,9 @@ const std::vector<std::string>& lean_kernel_options();
 // Starts the supervisor, which drops to spec.user for good, forks the file server, creates the
 // kernel directory and the connection file, and starts
 // "<python> -m ipykernel_launcher -f <connection file> <lean_kernel_options()>" in a clean
-// environment. Returns once the
-// kernel's exec succeeded; throws std::runtime_error with the reason when a step failed. Call it
-// while the process has a single thread (before any ZeroMQ context exists).
+// environment. Returns once the kernel's exec succeeded; throws std::runtime_error with the reason
+// when a step failed. Call it while the process has a single thread (before any ZeroMQ context
+// exists).
 StartedKernel launch_kernel(const KernelSpec& spec);
 
 }  // namespace ci::agent

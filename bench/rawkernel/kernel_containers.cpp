@@ -90,7 +90,7 @@ agent::ConnectionInfo KernelContainers::start(std::size_t index) {
                               "--label", "code-interpreter.bench=rawkernel",
                               "--network", "none", "--init", "--user", user,
                               "--cpus", limits_.cpus, "--memory", memory, "--memory-swap", memory, "--pids-limit", "256",
-                              "-e", "HOME=/home/sandbox", "-e", "PYTHONDONTWRITEBYTECODE=1", "-w", "/home/sandbox",
+                              "-e", "HOME=/sandbox", "-e", "PYTHONDONTWRITEBYTECODE=1", "-w", "/sandbox",
                               "-v", host_dir.string() + ":" + kMountPoint,
                               "--entrypoint", "/usr/bin/python3", limits_.image,
                               "-m", "ipykernel_launcher", "-f", inside.connection_file().string()};

@@ -19,7 +19,7 @@ inline constexpr const char* kLabelWorkerId = "code-interpreter.worker-id";
 
 // Mount points inside the container (the image's agent defaults).
 inline constexpr const char* kContainerRunDir = "/run/ci";
-inline constexpr const char* kContainerWorkspace = "/home/sandbox";
+inline constexpr const char* kContainerWorkspace = "/sandbox";
 inline constexpr const char* kAgentKeyFile = "agent.key";
 inline constexpr const char* kAgentSocketFile = "agent.sock";
 

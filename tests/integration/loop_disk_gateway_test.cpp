@@ -98,14 +98,14 @@ TEST_F(LoopDiskGatewayTest, TheHomeIsAPrivateExt4VolumeOfDiskMb) {
     const std::string out = run(
         "import os\n"
         "st = os.statvfs('.')\n"
-        "line = [l for l in open('/proc/self/mountinfo') if ' /home/sandbox ' in l][0].split()\n"
+        "line = [l for l in open('/proc/self/mountinfo') if ' /sandbox ' in l][0].split()\n"
         "print(os.getcwd(), st.f_blocks * st.f_frsize, line[5], line[line.index('-') + 1], [n for n in os.listdir('.') if n != '.ipython'],\n"
         "      oct(os.stat('.').st_mode & 0o777), os.stat('.').st_uid == os.getuid())");
     std::istringstream in(out);
     std::string cwd, options, fs_type;
     std::uint64_t bytes = 0;
     in >> cwd >> bytes >> options >> fs_type;
-    EXPECT_EQ(cwd, "/home/sandbox") << out;
+    EXPECT_EQ(cwd, "/sandbox") << out;
     EXPECT_GT(bytes, 480ull << 20) << out;
     EXPECT_LE(bytes, 500ull << 20) << out;
     EXPECT_NE(("," + options + ",").find(",nosuid,"), std::string::npos) << out;

@@ -110,7 +110,7 @@ for path in ('/etc/evil', '/usr/bin/evil', '/evil', '/run/ci/evil', '/usr/lib/py
 open('mine.txt', 'w').write('ok')
 print('workspace', open(os.path.expanduser('~/mine.txt')).read())
 )");
-    EXPECT_EQ(out, "cwd /home/sandbox\nrefused OSError\nrefused OSError\nrefused OSError\nrefused PermissionError\n"
+    EXPECT_EQ(out, "cwd /sandbox\nrefused OSError\nrefused OSError\nrefused OSError\nrefused PermissionError\n"
                    "refused OSError\nworkspace ok\n")
         << out;
 }

@@ -276,6 +276,72 @@ TEST_F(AgentFileOps, RecursiveDeleteRemovesLinksWithoutEnteringThem) {
     expect_outside_intact();
 }
 
+TEST_F(AgentFileOps, AppendAddsPartsToAnExistingFileOnly) {
+    EXPECT_EQ(kind(write("parts.bin", "one", {{"append", true}})), "not_found");
+    ASSERT_EQ(kind(write("parts.bin", "one")), "");
+    json reply = write("parts.bin", std::string("tw\0", 3), {{"append", true}});
+    ASSERT_EQ(kind(reply), "") << reply;
+    EXPECT_EQ(reply.at("file").at("size"), 6);
+    EXPECT_EQ(read_text(workspace_path_ / "parts.bin"), std::string("onetw\0", 6));
+    fs::create_directory(workspace_path_ / "dir");
+    EXPECT_EQ(kind(write("dir", "x", {{"append", true}})), "is_a_directory");
+    ASSERT_EQ(::mkfifo((workspace_path_ / "fifo").c_str(), 0600), 0);
+    EXPECT_EQ(kind(write("fifo", "x", {{"append", true}})), "invalid_path");
+    // A final link is refused, not appended through.
+    fs::create_symlink(base_ / "outside" / "secret", workspace_path_ / "link");
+    EXPECT_EQ(kind(write("link", "pwned", {{"append", true}})), "invalid_path");
+    EXPECT_EQ(kind(write("link", "x", {{"append", "yes"}})), "invalid_request");
+    expect_outside_intact();
+}
+
+TEST_F(AgentFileOps, ReadsAFileInPartsWithItsWholeSize) {
+    write_text(workspace_path_ / "ten", "0123456789");
+    auto part = [&](json extra) {
+        json request = {{"op", "file_read"}, {"path", "ten"}};
+        request.update(extra);
+        return run(request);
+    };
+    json reply = part({{"offset", 3}, {"length", 4}});
+    ASSERT_EQ(kind(reply), "") << reply;
+    EXPECT_EQ(reply.at("file").at("size"), 10);
+    EXPECT_EQ(reply.at("offset"), 3);
+    EXPECT_EQ(base64_decode(reply.at("data_base64").get<std::string>()), "3456");
+    EXPECT_EQ(base64_decode(part({{"offset", 8}, {"length", 4}}).at("data_base64").get<std::string>()), "89");
+    EXPECT_EQ(base64_decode(part({{"offset", 10}}).at("data_base64").get<std::string>()), "");
+    EXPECT_EQ(base64_decode(part({{"offset", 99}}).at("data_base64").get<std::string>()), "");
+    EXPECT_EQ(kind(part({{"offset", 0}, {"max_bytes", 9}})), "too_large");
+    EXPECT_EQ(kind(part({{"offset", 0}, {"length", protocol::kMaxFileBytes + 1}})), "invalid_request");
+    EXPECT_EQ(kind(part({{"offset", -1}})), "invalid_request");
+    fs::create_symlink(base_ / "outside" / "secret", workspace_path_ / "link");
+    EXPECT_EQ(kind(run({{"op", "file_read"}, {"path", "link"}, {"offset", 0}})), "invalid_path");
+}
+
+TEST_F(AgentFileOps, MovesFilesIntoPlaceNeverThroughLinks) {
+    write_text(workspace_path_ / "part", "data");
+    json move = {{"op", "file_move"}, {"from", "part"}, {"to", "new/dir/final.txt"}};
+    ASSERT_EQ(kind(run(move)), "");
+    EXPECT_FALSE(fs::exists(workspace_path_ / "part"));
+    EXPECT_EQ(read_text(workspace_path_ / "new/dir/final.txt"), "data");
+    EXPECT_EQ(kind(run(move)), "not_found");
+
+    write_text(workspace_path_ / "other", "other");
+    EXPECT_EQ(kind(run({{"op", "file_move"}, {"from", "other"}, {"to", "new/dir/final.txt"}, {"overwrite", false}})),
+              "exists");
+    EXPECT_EQ(kind(run({{"op", "file_move"}, {"from", "other"}, {"to", "new/dir"}})), "is_a_directory");
+    EXPECT_EQ(kind(run({{"op", "file_move"}, {"from", "other"}, {"to", "new/dir/final.txt"}})), "");
+    EXPECT_EQ(read_text(workspace_path_ / "new/dir/final.txt"), "other");
+
+    write_text(workspace_path_ / "x", "x");
+    fs::create_directory_symlink(base_ / "outside", workspace_path_ / "out");
+    EXPECT_EQ(kind(run({{"op", "file_move"}, {"from", "x"}, {"to", "out/secret"}})), "invalid_path");
+    EXPECT_EQ(kind(run({{"op", "file_move"}, {"from", "out/secret"}, {"to", "stolen"}})), "invalid_path");
+    EXPECT_EQ(kind(run({{"op", "file_move"}, {"from", "x"}, {"to", "../escaped"}})), "invalid_path");
+    EXPECT_EQ(kind(run({{"op", "file_move"}, {"from", "x"}, {"to", "."}})), "invalid_path");
+    EXPECT_FALSE(fs::exists(workspace_path_ / "stolen"));
+    EXPECT_FALSE(fs::exists(base_ / "escaped"));
+    expect_outside_intact();
+}
+
 TEST_F(AgentFileOps, AWorkspaceRootMovedAwayDoesNotLeadOutside) {
     // The fd stays on the workspace even if its path now names something else.
     fs::rename(workspace_path_, base_ / "moved");

@@ -31,7 +31,7 @@ TEST(AgentOptions, DefaultsMatchTheWorkerImageLayout) {
     EXPECT_EQ(options.agent_user, "ci-agent");
     EXPECT_EQ(options.kernel_user, "sandbox");
     EXPECT_EQ(options.kernel_dir, "/tmp/ci-kernel");
-    EXPECT_EQ(options.workdir, "/home/sandbox");
+    EXPECT_EQ(options.workdir, "/sandbox");
     EXPECT_EQ(options.python, "/usr/bin/python3");
 }
 

@@ -109,7 +109,7 @@ TEST(DockerApi, CreateRequestCarriesLimitsCapsLabelsAndMounts) {
     EXPECT_EQ(h["Ulimits"], json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":1024}])"));
     EXPECT_EQ(h["Binds"], json::array({"/run/code-interpreter/t1/0123456789ab:/run/ci:rw"}));
     EXPECT_EQ(h["Tmpfs"], (json{{"/tmp", "rw,nosuid,nodev,size=64m,mode=1777"},
-                                {"/home/sandbox", "rw,nosuid,nodev,size=300m,uid=1000,gid=1000,mode=0700"}}));
+                                {"/sandbox", "rw,nosuid,nodev,size=300m,uid=1000,gid=1000,mode=0700"}}));
     EXPECT_EQ(h["RestartPolicy"]["Name"], "no");
     EXPECT_EQ(h["AutoRemove"], false);
 }
@@ -122,7 +122,7 @@ TEST(DockerApi, CreateRequestBindsAGivenWorkspace) {
     spec.workspace_host_path = "/var/lib/ci/volumes/0123456789ab";
     const json h = build_create_request(c, spec, "/run/code-interpreter/default/0123456789ab")["HostConfig"];
     EXPECT_EQ(h["Binds"], json::array({"/run/code-interpreter/default/0123456789ab:/run/ci:rw",
-                                       "/var/lib/ci/volumes/0123456789ab:/home/sandbox:rw"}));
+                                       "/var/lib/ci/volumes/0123456789ab:/sandbox:rw"}));
     EXPECT_EQ(h["Tmpfs"], (json{{"/tmp", "rw,nosuid,nodev,size=64m,mode=1777"}}));
     EXPECT_EQ(h["Ulimits"][0]["Soft"], 2048);
     EXPECT_EQ(h["Ulimits"][0]["Hard"], 2048);

@@ -249,12 +249,39 @@ const char* entry_type(mode_t mode) {
     return "other";
 }
 
+// Appends data to the existing regular file path (never through a link): one chunk of a file
+// that is sent in several requests.
+json append_file(int workspace, const std::string& path, const WorkspacePath& target,
+                 std::string_view data) {
+    UniqueFd file = open_beneath(workspace,
+                                 join_components(target.components, target.components.size()),
+                                 O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY);
+    // ENXIO: a FIFO without a reader, which O_NONBLOCK keeps from blocking.
+    if (!file && errno == ENXIO)
+        return failure({"invalid_path", in_quotes(path) + " is not a regular file"});
+    if (!file) return failure(errno_failure(errno, path));
+    struct stat st {};
+    if (::fstat(file.get(), &st) != 0) return failure(errno_failure(errno, path));
+    if (!S_ISREG(st.st_mode))
+        return failure({"invalid_path", in_quotes(path) + " is not a regular file"});
+    while (!data.empty()) {
+        const ssize_t n = ::write(file.get(), data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return failure(errno_failure(errno, path));
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (::fstat(file.get(), &st) != 0) return failure(errno_failure(errno, path));
+    if (int err = file.close()) return failure(errno_failure(err, path));
+    return {{"ok", true}, {"file", {{"path", path}, {"size", static_cast<std::uint64_t>(st.st_size)}}}};
+}
+
 json write_file(int workspace, const json& request) {
     RequestFields fields(request);
     const std::string path = fields.text("path");
     const std::string encoded = fields.text("data_base64");
     const bool overwrite = fields.flag("overwrite", true);
     const bool make_parents = fields.flag("make_parents", true);
+    const bool append = fields.flag("append", false);
     if (fields.error()) return failure(*fields.error());
     const WorkspacePath target = parse_workspace_path(path);
     if (!target.error.empty()) return failure({"invalid_path", target.error});
@@ -263,6 +290,7 @@ json write_file(int workspace, const json& request) {
     const auto data = protocol::base64_decode(encoded);
     if (!data) return failure({"invalid_request", "\"data_base64\" is not valid base64"});
     if (data->size() > kMaxFileBytes) return failure(too_large(path, data->size(), kMaxFileBytes));
+    if (append) return append_file(workspace, path, target, *data);
 
     UniqueFd dir;
     if (auto error = open_parent(workspace, target, make_parents, dir)) return failure(*error);
@@ -277,13 +305,54 @@ json write_file(int workspace, const json& request) {
     return {{"ok", true}, {"file", {{"path", path}, {"size", data->size()}}}};
 }
 
+// A part of a file: length bytes (fewer at its end) from offset, and the file's whole size, which
+// may be up to max_bytes (any size when absent): a file larger than one answer is read in parts.
+json read_file_part(int workspace, const std::string& path, const WorkspacePath& target,
+                    std::uint64_t offset, std::uint64_t length, std::optional<std::uint64_t> max_bytes) {
+    UniqueFd file = open_beneath(workspace,
+                                 join_components(target.components, target.components.size()),
+                                 O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (!file) return failure(errno_failure(errno, path));
+    struct stat st {};
+    if (::fstat(file.get(), &st) != 0) return failure(errno_failure(errno, path));
+    if (S_ISDIR(st.st_mode)) return failure(errno_failure(EISDIR, path));
+    if (!S_ISREG(st.st_mode))
+        return failure({"invalid_path", in_quotes(path) + " is not a regular file"});
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (max_bytes && size > *max_bytes) return failure(too_large(path, size, *max_bytes));
+    const std::uint64_t wanted = offset >= size ? 0 : std::min(length, size - offset);
+    std::string data(static_cast<std::size_t>(wanted), '\0');
+    std::size_t got = 0;
+    while (got < data.size()) {
+        const ssize_t n = ::pread(file.get(), data.data() + got, data.size() - got,
+                                  static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return failure(errno_failure(errno, path));
+        if (n == 0) break;  // it shrank meanwhile
+        got += static_cast<std::size_t>(n);
+    }
+    data.resize(got);
+    return {{"ok", true},
+            {"file", {{"path", path}, {"size", size}}},
+            {"offset", offset},
+            {"data_base64", protocol::base64_encode(data)}};
+}
+
 json read_file(int workspace, const json& request) {
     RequestFields fields(request);
     const std::string path = fields.text("path");
-    const std::uint64_t limit = std::min(fields.count("max_bytes", kMaxFileBytes), kMaxFileBytes);
+    const bool partial = request.contains("offset") || request.contains("length");
+    const std::uint64_t offset = fields.count("offset", 0);
+    const std::uint64_t length = fields.count("length", kMaxFileBytes);
+    const std::optional<std::uint64_t> max_bytes =
+        request.contains("max_bytes") ? std::optional(fields.count("max_bytes", 0)) : std::nullopt;
+    const std::uint64_t limit = std::min(max_bytes.value_or(kMaxFileBytes), kMaxFileBytes);
     if (fields.error()) return failure(*fields.error());
+    if (length > kMaxFileBytes)
+        return failure({"invalid_request", "\"length\" is above " + std::to_string(kMaxFileBytes)});
     const WorkspacePath target = parse_workspace_path(path);
     if (!target.error.empty()) return failure({"invalid_path", target.error});
+    if (partial) return read_file_part(workspace, path, target, offset, length, max_bytes);
 
     // O_NONBLOCK: opening a FIFO must not wait for a writer.
     UniqueFd file = open_beneath(workspace,
@@ -384,10 +453,41 @@ json delete_path(int workspace, const json& request) {
     return {{"ok", true}};
 }
 
+json move_path(int workspace, const json& request) {
+    RequestFields fields(request);
+    const std::string from = fields.text("from");
+    const std::string to = fields.text("to");
+    const bool overwrite = fields.flag("overwrite", true);
+    if (fields.error()) return failure(*fields.error());
+    const WorkspacePath source = parse_workspace_path(from);
+    if (!source.error.empty()) return failure({"invalid_path", source.error});
+    const WorkspacePath target = parse_workspace_path(to);
+    if (!target.error.empty()) return failure({"invalid_path", target.error});
+    if (source.components.empty() || target.components.empty())
+        return failure({"invalid_path", "the workspace itself cannot be moved or replaced"});
+
+    UniqueFd source_dir;
+    if (auto error = open_parent(workspace, source, false, source_dir)) return failure(*error);
+    UniqueFd target_dir;
+    if (auto error = open_parent(workspace, target, true, target_dir)) return failure(*error);
+    const std::string& source_name = source.components.back();
+    const std::string& target_name = target.components.back();
+    struct stat st {};
+    if (::fstatat(target_dir.get(), target_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode))
+        return failure(errno_failure(EISDIR, to));
+    // renameat never follows a link: a link at either end is moved or replaced itself.
+    const int rc = ::renameat2(source_dir.get(), source_name.c_str(), target_dir.get(),
+                               target_name.c_str(), overwrite ? 0 : RENAME_NOREPLACE);
+    if (rc != 0) return failure(errno_failure(errno, errno == ENOENT ? from : to));
+    return {{"ok", true}};
+}
+
 }  // namespace
 
 bool is_file_operation(std::string_view op) {
-    return op == "file_write" || op == "file_read" || op == "file_list" || op == "file_delete";
+    return op == "file_write" || op == "file_read" || op == "file_list" || op == "file_delete" ||
+           op == "file_move";
 }
 
 json handle_file_request(int workspace, const json& request) {
@@ -397,6 +497,7 @@ json handle_file_request(int workspace, const json& request) {
     if (name == "file_read") return read_file(workspace, request);
     if (name == "file_list") return list_directory(workspace, request);
     if (name == "file_delete") return delete_path(workspace, request);
+    if (name == "file_move") return move_path(workspace, request);
     return file_failure("invalid_request", "unknown file operation \"" + name + "\"");
 }
 

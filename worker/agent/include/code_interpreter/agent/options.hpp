@@ -13,7 +13,7 @@ struct Options {
     std::string agent_user = "ci-agent";        // the agent drops to this user
     std::string kernel_user = "sandbox";        // the kernel (user code) runs as this user
     std::string kernel_dir = "/tmp/ci-kernel";  // created by the kernel: connection file, sockets
-    std::string workdir = "/home/sandbox";      // the kernel's HOME and working directory
+    std::string workdir = "/sandbox";      // the kernel's HOME and working directory
     std::string python = "/usr/bin/python3";    // interpreter with ipykernel installed
     // Where the gateway reaches the agent: empty for ipc://<run-dir>/agent.sock (no network), or
     // tcp://<IPv4>:<port> in the networked modes, which need allow_from and install the firewall.

@@ -38,9 +38,21 @@
 //        -> {"id", "ok": true, "file": {"path": P, "size": <bytes>}}
 //        Written to a temporary file in the same directory, then renamed over P: mode 0644, owned
 //        by the kernel's user. New parent directories get mode 0755.
+//        With "append": true, B is appended to the existing regular file P instead (one part of a
+//        file larger than one message; "overwrite" and "make_parents" do not apply) and "size" is
+//        the file's size after it.
 //   {"id", "op": "file_read", "path": P, "max_bytes": <uint64, default and at most kMaxFileBytes>}
 //        -> {"id", "ok": true, "file": {"path": P, "size": <bytes>}, "data_base64": B}
 //        A file above max_bytes is too_large; one that is not a regular file is invalid_path.
+//   {"id", "op": "file_read", "path": P, "offset": <uint64>, "length": <uint64, at most
+//    kMaxFileBytes>, "max_bytes": <uint64, optional>}   (either of offset/length: a part)
+//        -> {"id", "ok": true, "file": {"path": P, "size": <whole file>}, "offset", "data_base64"}
+//        B holds up to length bytes from offset (fewer at the end, none past it); a file above
+//        max_bytes is too_large.
+//   {"id", "op": "file_move", "from": P, "to": Q, "overwrite": <bool, default true>}
+//        -> {"id", "ok": true}
+//        Renames P to Q (Q's missing parents are made), never following a link at either end; a
+//        directory at Q is is_a_directory, an existing Q without overwrite is exists.
 //   {"id", "op": "file_list", "path": <P, default ".">}
 //        -> {"id", "ok": true, "path": P, "entries": [{"name", "type": "file" | "directory" |
 //            "symlink" | "other", "size": <bytes; 0 unless a file>, "modified_unix_ms"}]}

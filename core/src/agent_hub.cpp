@@ -306,7 +306,10 @@ void AgentHub::watch(Channel& channel) {
             channel.connected = true;
         } else if (event == ZMQ_EVENT_DISCONNECTED && channel.connected && !channel.lost) {
             // The agent closed its end: it exited, or its worker is gone. ZeroMQ would reconnect
-            // forever; nobody is there to answer, so say so now rather than at the deadline.
+            // forever; nobody is there to answer, so say so now rather than at the deadline. What
+            // it sent before it went (a "kernel died" reply) is in the socket already: read that
+            // first, or a busy turn that sees this event before the socket's would lose it.
+            receive(channel);
             channel.lost = true;
             log_warn("worker " + channel.worker_id + ": connection to the agent lost");
             fail_pending(channel.worker_id, AgentReply::Status::lost, "the connection to the worker's agent was lost");

@@ -202,8 +202,9 @@ _REASON_STATUS = {
     "bad_request": 400, "invalid_path": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
     "method_not_allowed": 405, "session_released": 409, "interrupted": 409, "file_exists": 409,
     "is_a_directory": 409, "not_a_directory": 409, "not_empty": 409, "payload_too_large": 413,
-    "queue_full": 429, "internal": 500, "file_io": 500, "pool_exhausted": 503, "backend_unavailable": 503,
-    "timeout": 503, "kernel_died": 503, "oom_killed": 503, "shutting_down": 503, "worker_lost": 504,
+    "validation_failed": 422, "url_refused": 422, "queue_full": 429, "internal": 500, "file_io": 500,
+    "transfer_failed": 502, "pool_exhausted": 503, "backend_unavailable": 503, "timeout": 503,
+    "kernel_died": 503, "oom_killed": 503, "shutting_down": 503, "worker_lost": 504, "transfer_timeout": 504,
     "insufficient_storage": 507,
 }
 
@@ -375,7 +376,7 @@ def self_check_extras(client: CodeInterpreterClient, checker: Checker, admin: Op
     check("variables survive an interrupt", client.execute("print(x)")["stdout"] == "21\n")
     check("interrupting an idle session", client.interrupt() == {"status": "ok", "interrupted": False})
 
-    checker.raises("a user_uuid that is not a UUID", 400, "bad_request",
+    checker.raises("a user_uuid that is not a UUID (422 on /execute, as in the original)", 422, "validation_failed",
                    lambda: CodeInterpreterClient(client.base_url, client.token, "not-a-uuid").execute("1"))
     checker.raises("a wrong token", 401, "unauthorized",
                    lambda: CodeInterpreterClient(client.base_url, "wrong-token", client.user_uuid).execute("1"))

@@ -19,16 +19,20 @@ int http_status(ErrorReason reason) {
         case ErrorReason::not_a_directory:
         case ErrorReason::not_empty: return 409;
         case ErrorReason::payload_too_large: return 413;
+        case ErrorReason::validation_failed:
+        case ErrorReason::url_refused: return 422;
         case ErrorReason::queue_full: return 429;
         case ErrorReason::internal:
         case ErrorReason::file_io: return 500;
+        case ErrorReason::transfer_failed: return 502;
         case ErrorReason::pool_exhausted:
         case ErrorReason::backend_unavailable:
         case ErrorReason::timeout:
         case ErrorReason::kernel_died:
         case ErrorReason::oom_killed:
         case ErrorReason::shutting_down: return 503;
-        case ErrorReason::worker_lost: return 504;
+        case ErrorReason::worker_lost:
+        case ErrorReason::transfer_timeout: return 504;
         case ErrorReason::insufficient_storage: return 507;
     }
     return 500;
@@ -49,15 +53,19 @@ const char* reason_code(ErrorReason reason) {
         case ErrorReason::not_a_directory: return "not_a_directory";
         case ErrorReason::not_empty: return "not_empty";
         case ErrorReason::payload_too_large: return "payload_too_large";
+        case ErrorReason::validation_failed: return "validation_failed";
+        case ErrorReason::url_refused: return "url_refused";
         case ErrorReason::queue_full: return "queue_full";
         case ErrorReason::internal: return "internal";
         case ErrorReason::file_io: return "file_io";
+        case ErrorReason::transfer_failed: return "transfer_failed";
         case ErrorReason::pool_exhausted: return "pool_exhausted";
         case ErrorReason::backend_unavailable: return "backend_unavailable";
         case ErrorReason::timeout: return "timeout";
         case ErrorReason::kernel_died: return "kernel_died";
         case ErrorReason::oom_killed: return "oom_killed";
         case ErrorReason::worker_lost: return "worker_lost";
+        case ErrorReason::transfer_timeout: return "transfer_timeout";
         case ErrorReason::insufficient_storage: return "insufficient_storage";
         case ErrorReason::shutting_down: return "shutting_down";
     }

@@ -22,15 +22,20 @@ enum class ErrorReason {
     not_a_directory,      // 409 a directory operation (or a parent in the path) met a file
     not_empty,            // 409 deleting a non-empty directory without "recursive"
     payload_too_large,    // 413
+    validation_failed,    // 422 a request of the original project's form failed validation (its routes answer
+                          //     422 where ours answer bad_request / invalid_path)
+    url_refused,          // 422 a transfer URL leads to a non-public address (url_policy.hpp)
     queue_full,           // 429 too many requests waiting for one session
     internal,             // 500
     file_io,              // 500 the worker's file system failed an operation
+    transfer_failed,      // 502 a remote server of a URL transfer failed or refused it
     pool_exhausted,       // 503 no worker can be had: max_total_workers reached
     backend_unavailable,  // 503 workers cannot be created (backend error)
     timeout,              // 503 execution exceeded execution.timeout; worker recycled
     kernel_died,          // 503 the kernel exited during the execution; worker recycled
     oom_killed,           // 503 the worker hit its memory limit; worker recycled
     worker_lost,          // 504 the worker cannot be reached; worker recycled
+    transfer_timeout,     // 504 a remote server of a URL transfer did not answer in time
     insufficient_storage, // 507 the session's workspace is full
     shutting_down,        // 503 the gateway is stopping
 };

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -70,6 +71,21 @@ public:
             if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
                 fail(full, "is too large");
             out = static_cast<T>(v);
+        }
+    }
+
+    void read_strings(const char* key, std::vector<std::string>& out) {
+        known_.insert(key);
+        if (!table_) return;
+        const toml::node* node = table_->get(key);
+        if (!node) return;
+        const std::string full = name_ + "." + key;
+        const toml::array* array = node->as_array();
+        if (!array) fail(full, "must be an array of strings");
+        out.clear();
+        for (const auto& item : *array) {
+            if (!item.is_string()) fail(full, "must be an array of strings");
+            out.push_back(*item.value<std::string>());
         }
     }
 
@@ -153,6 +169,7 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     server.read("threads", c.server.threads);
     server.read("max_body_bytes", c.server.max_body_bytes);
     server.read_ms("keepalive_timeout", c.server.keepalive_timeout);
+    server.read_strings("cors_allowed_origins", c.server.cors_allowed_origins);
     server.reject_unknown();
 
     Section pool(subtable(root, "pool"), "pool");
@@ -197,6 +214,14 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     files.read("max_upload_bytes", c.files.max_upload_bytes);
     files.read("max_download_bytes", c.files.max_download_bytes);
     files.read_ms("timeout", c.files.timeout);
+    files.read("url_max_file_bytes", c.files.url_max_file_bytes);
+    files.read_ms("url_connect_timeout", c.files.url_connect_timeout);
+    files.read_ms("url_timeout", c.files.url_timeout);
+    files.read("url_transfer_threads", c.files.url_transfer_threads);
+    files.read("url_ssrf_protection", c.files.url_ssrf_protection);
+    files.read_strings("url_allowed_private_hosts", c.files.url_allowed_private_hosts);
+    for (auto& host : c.files.url_allowed_private_hosts)
+        std::transform(host.begin(), host.end(), host.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     files.reject_unknown();
 
     if (const toml::table* plugins = subtable(root, "plugins")) {
@@ -358,6 +383,29 @@ void validate(const GatewayConfig& c) {
     if (c.files.max_download_bytes < 1 || c.files.max_download_bytes > protocol::kMaxFileBytes)
         fail("files.max_download_bytes", file_limit);
     if (c.files.timeout.count() <= 0) fail("files.timeout", "must be positive");
+    if (c.files.url_max_file_bytes < 1) fail("files.url_max_file_bytes", "must be at least 1");
+    if (c.files.url_connect_timeout.count() <= 0) fail("files.url_connect_timeout", "must be positive");
+    if (c.files.url_timeout.count() <= 0) fail("files.url_timeout", "must be positive");
+    if (c.files.url_transfer_threads < 1 || c.files.url_transfer_threads > 64)
+        fail("files.url_transfer_threads", "must be between 1 and 64");
+    for (const auto& host : c.files.url_allowed_private_hosts) {
+        const auto colon = host.rfind(':');
+        const bool port_ok = colon != std::string::npos && colon + 1 < host.size() &&
+                             host.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+                             host.size() - colon - 1 <= 5 && std::stoul(host.substr(colon + 1)) <= 65535 &&
+                             std::stoul(host.substr(colon + 1)) > 0;
+        if (colon == 0 || !port_ok)
+            fail("files.url_allowed_private_hosts",
+                 "\"" + host + "\" must be host:port (an IPv6 address in brackets: [fd00::1]:9000)");
+    }
+    for (const auto& origin : c.server.cors_allowed_origins) {
+        const bool web_origin = (origin.rfind("http://", 0) == 0 || origin.rfind("https://", 0) == 0) &&
+                                origin.find('/', origin.find("//") + 2) == std::string::npos;
+        if (origin != "*" && !web_origin)
+            fail("server.cors_allowed_origins",
+                 "\"" + origin + "\" must be \"*\" or an origin such as https://app.example.com (scheme, host, "
+                 "optional port, no path)");
+    }
     static const std::set<std::string> levels = {"debug", "info", "warn", "error"};
     if (!levels.count(c.log_level)) fail("log_level", "must be debug, info, warn or error");
     if (c.log_format != "text" && c.log_format != "json") fail("log_format", "must be text or json");
@@ -366,7 +414,10 @@ void validate(const GatewayConfig& c) {
 std::chrono::milliseconds longest_request(const GatewayConfig& c) {
     const auto per_execution = c.execution.timeout + c.execution.interrupt_grace;
     const auto executions = static_cast<std::int64_t>(c.execution.max_queued_per_session) + 1;
-    return c.pool.acquire_timeout + per_execution * executions + c.pool.drain_timeout + std::chrono::seconds(60);
+    // A transfer by URL of the most files, one after another, each with its worker's answers.
+    const auto transfers = (c.files.url_timeout + 2 * c.files.timeout) * 100;
+    return c.pool.acquire_timeout + std::max(per_execution * executions, transfers) + c.pool.drain_timeout +
+           std::chrono::seconds(60);
 }
 
 std::string usage() {

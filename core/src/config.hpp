@@ -15,6 +15,8 @@ struct ServerConfig {
     int threads = 2;
     std::size_t max_body_bytes = 1 << 20;
     std::chrono::milliseconds keepalive_timeout{60'000};
+    // Origins whose pages may call the API (CORS): none by default; "*" allows every origin.
+    std::vector<std::string> cors_allowed_origins;
 };
 
 struct PoolConfig {
@@ -65,12 +67,19 @@ struct ExecutionConfig {
     std::chrono::milliseconds running_slot_time{100};
 };
 
-// The /api/v1/files routes. The agent refuses files above protocol::kMaxFileBytes (32 MiB), so
-// neither limit may exceed it.
+// The /api/v1/files routes. The agent refuses files above protocol::kMaxFileBytes (32 MiB) in one
+// message, so neither of the first two limits may exceed it; transfers by URL move a file in parts.
 struct FilesConfig {
     std::uint64_t max_upload_bytes = 32 << 20;
     std::uint64_t max_download_bytes = 32 << 20;
     std::chrono::milliseconds timeout{30'000};  // for the worker's answer to one file operation
+    // Transfer by URL (the original's presigned-URL file API).
+    std::uint64_t url_max_file_bytes = 100ULL << 20;  // per file, as the original's MAX_FILE_SIZE_MB
+    std::chrono::milliseconds url_connect_timeout{10'000};
+    std::chrono::milliseconds url_timeout{120'000};  // one file's whole transfer
+    int url_transfer_threads = 4;                     // files moving at once, over all requests
+    bool url_ssrf_protection = true;                  // false: any address may be reached
+    std::vector<std::string> url_allowed_private_hosts;  // "host:port" that may be private
 };
 
 struct PluginEntry {

@@ -13,7 +13,13 @@ Gateway::Gateway(GatewayConfig config, LoadedPlugins plugins)
       // Blocking backend calls: the creations allowed at once, plus room for destroys and inspects.
       tasks_(config_.pool.create_concurrency + 2),
       pool_(config_.pool, config_.worker, *plugins_.isolation, plugins_.storage.get(), hub_, tasks_, metrics_),
-      sessions_(config_.execution, config_.pool, pool_, hub_, tasks_, metrics_) {}
+      sessions_(config_.execution, config_.pool, pool_, hub_, tasks_, metrics_),
+      transfer_threads_(config_.files.url_transfer_threads),
+      transfers_(UrlPolicy{config_.files.url_ssrf_protection, config_.files.url_allowed_private_hosts},
+                 TransferSettings{.connect_timeout = config_.files.url_connect_timeout,
+                                  .total_timeout = config_.files.url_timeout,
+                                  .max_bytes = config_.files.url_max_file_bytes},
+                 transfer_threads_) {}
 
 Gateway::~Gateway() { stop(); }
 
@@ -44,7 +50,8 @@ void Gateway::start() {
                        .bodyTimeout(longest_request(config_))
                        .keepaliveTimeout(config_.server.keepalive_timeout);
     endpoint_->init(options);
-    auto services = std::make_shared<ApiServices>(ApiServices{config_, *plugins_.auth, sessions_, pool_, metrics_});
+    auto services =
+        std::make_shared<ApiServices>(ApiServices{config_, *plugins_.auth, sessions_, pool_, metrics_, transfers_});
     endpoint_->setHandler(std::make_shared<HttpApi>(services));
     try {
         endpoint_->serveThreaded();
@@ -60,6 +67,8 @@ std::uint16_t Gateway::port() const { return endpoint_ ? static_cast<std::uint16
 void Gateway::stop() {
     if (stopped_) return;
     stopped_ = true;
+    // Transfers by URL stop at once (answered shutting_down): one may take minutes.
+    transfers_.cancel();
     // Sessions first, while the HTTP server still runs: new requests are refused (503
     // shutting_down), running ones get drain_timeout to finish, and what is still running then is
     // answered instead of being dropped with the endpoint.
@@ -76,6 +85,8 @@ void Gateway::stop() {
     }
     if (endpoint_) endpoint_->shutdown();
     hub_.stop();
+    // After the sessions and the hub: a transfer thread waiting for its agent has been answered.
+    transfer_threads_.stop();
     tasks_.stop();
     log_info("stopped");
 }

@@ -12,6 +12,7 @@
 #include "plugin_loader.hpp"
 #include "session_manager.hpp"
 #include "task_runner.hpp"
+#include "url_files.hpp"
 #include "worker_pool.hpp"
 
 namespace ci {
@@ -38,6 +39,10 @@ private:
     AgentHub hub_;
     WorkerPool pool_;
     SessionManager sessions_;
+    // Transfers by URL block a thread each while a file moves: their own threads, never the
+    // backend's or the agents'.
+    TaskRunner transfer_threads_;
+    UrlFileTransfers transfers_;
     std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
     bool stopped_ = false;
 };

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <sstream>
 
+#include "cors.hpp"
 #include "http_reply.hpp"
 #include "log.hpp"
 
@@ -21,8 +23,33 @@ const char* method_name(Method method) {
         case Method::Post: return "POST";
         case Method::Put: return "PUT";
         case Method::Delete: return "DELETE";
+        case Method::Options: return "OPTIONS";
         default: return "?";
     }
+}
+
+std::optional<std::string> raw_header(const Request& request, const std::string& name) {
+    if (auto raw = request.headers().tryGetRaw(name)) return raw->value();
+    return std::nullopt;
+}
+
+// Adds the CORS headers a request from an allowed origin gets on its answer, whatever the answer
+// (errors included: a page must be able to read why it failed). True when the origin is allowed.
+bool add_cors_headers(const Request& request, ResponseWriter& writer, const std::vector<std::string>& allowed) {
+    auto origin = raw_header(request, "Origin");
+    if (!origin) return false;
+    auto allow = cors_allow_origin(allowed, *origin);
+    if (!allow) return false;
+    writer.headers().add<TextHeader<kAllowOrigin>>(*allow);
+    if (*allow != "*") writer.headers().add<TextHeader<kVary>>("Origin");
+    writer.headers().add<TextHeader<kExposeHeaders>>("Retry-After, Content-Disposition");
+    return true;
+}
+
+std::string method_list(const std::vector<Method>& methods) {
+    std::string names;
+    for (Method m : methods) names += std::string(names.empty() ? "" : ", ") + method_name(m);
+    return names;
 }
 
 plugin::AuthRequest auth_request(const Request& request) {
@@ -66,6 +93,8 @@ const std::vector<Route>& routes() {
         {"/api/v1/files", Method::Delete, Access::user, handle_file_delete},
         {"/api/v1/files/list", Method::Get, Access::user, handle_file_list},
         {"/api/v1/files/export", Method::Post, Access::user, handle_file_export},
+        {"/files", Method::Post, Access::user, handle_file_upload},  // the original's transfer by URL, bare too
+        {"/files/export", Method::Post, Access::user, handle_file_export},
         {"/", Method::Get, Access::open, handle_console},  // the page only; its API calls carry the token
         {"/test.html", Method::Get, Access::open, handle_console},
         {"/metrics", Method::Get, Access::admin, handle_metrics},  // Prometheus' default scrape path
@@ -85,15 +114,26 @@ void HttpApi::onRequest(const Request& request, ResponseWriter writer) {
         if (route.method == request.method()) match = &route;
         allowed.push_back(route.method);
     }
+    const bool cross_origin = add_cors_headers(request, writer, services_->config.server.cors_allowed_origins);
     if (allowed.empty()) {
         send_error(writer, {ErrorReason::not_found, "no route " + request.resource()});
         return;
     }
-    if (!match) {
-        std::string names;
-        for (Method m : allowed) names += std::string(names.empty() ? "" : ", ") + method_name(m);
+    if (request.method() == Method::Options) {  // a browser's preflight, or a client asking
+        allowed.push_back(Method::Options);
         writer.headers().add<Pistache::Http::Header::Allow>(allowed);
-        send_error(writer, {ErrorReason::method_not_allowed, std::string(path) + " only answers " + names});
+        if (cross_origin) {
+            writer.headers().add<TextHeader<kAllowMethods>>(method_list(allowed));
+            writer.headers().add<TextHeader<kAllowHeaders>>(
+                cors_allow_headers(raw_header(request, "Access-Control-Request-Headers")));
+            writer.headers().add<TextHeader<kMaxAge>>("600");
+        }
+        writer.send(Pistache::Http::Code::No_Content);
+        return;
+    }
+    if (!match) {
+        writer.headers().add<Pistache::Http::Header::Allow>(allowed);
+        send_error(writer, {ErrorReason::method_not_allowed, std::string(path) + " only answers " + method_list(allowed)});
         return;
     }
 

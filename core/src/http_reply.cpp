@@ -18,6 +18,12 @@ void send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error) {
     send_json(writer, http_status(error.reason), error_body(error));
 }
 
+ApiError in_terms_of(Dialect dialect, ApiError error) {
+    const bool validation = error.reason == ErrorReason::bad_request || error.reason == ErrorReason::invalid_path;
+    if (dialect == Dialect::original && validation) error.reason = ErrorReason::validation_failed;
+    return error;
+}
+
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 }  // namespace ci

@@ -29,6 +29,12 @@ private:
 inline constexpr char kRetryAfter[] = "Retry-After";
 inline constexpr char kContentSecurityPolicy[] = "Content-Security-Policy";
 inline constexpr char kContentDisposition[] = "Content-Disposition";
+inline constexpr char kVary[] = "Vary";
+inline constexpr char kAllowOrigin[] = "Access-Control-Allow-Origin";
+inline constexpr char kAllowMethods[] = "Access-Control-Allow-Methods";
+inline constexpr char kAllowHeaders[] = "Access-Control-Allow-Headers";
+inline constexpr char kExposeHeaders[] = "Access-Control-Expose-Headers";
+inline constexpr char kMaxAge[] = "Access-Control-Max-Age";
 
 void send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body);
 void send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error);
@@ -36,11 +42,19 @@ void send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error);
 // Serialises for an answer; invalid UTF-8 (from user output) is replaced, never thrown on.
 std::string dump(const nlohmann::json& j);
 
+// Whose rules a route's validation failures follow: ours answer 400 bad_request / invalid_path;
+// the original project's routes (/execute, /release, and its file transfer by URL) answer 422
+// validation_failed, as its framework does, so that its clients see what they expect.
+enum class Dialect { ours, original };
+
+ApiError in_terms_of(Dialect dialect, ApiError error);
+
 // The value, or (after answering with the error) nothing.
 template <class T>
-std::optional<T> or_answer(std::variant<T, ApiError> checked, Pistache::Http::ResponseWriter& writer) {
+std::optional<T> or_answer(std::variant<T, ApiError> checked, Pistache::Http::ResponseWriter& writer,
+                           Dialect dialect = Dialect::ours) {
     if (auto* error = std::get_if<ApiError>(&checked)) {
-        send_error(writer, *error);
+        send_error(writer, in_terms_of(dialect, std::move(*error)));
         return std::nullopt;
     }
     return std::get<T>(std::move(checked));

@@ -95,7 +95,14 @@ std::variant<std::string, ApiError> path_field(const nlohmann::json& body, const
         return ApiError{ErrorReason::bad_request, "missing field path"};
     }
     if (path.empty()) return ApiError{ErrorReason::bad_request, "path must not be empty"};
-    return path;
+    return workspace_relative(path);
+}
+
+std::string workspace_relative(std::string_view path) {
+    constexpr std::string_view sandbox = "/sandbox";
+    if (path == sandbox || path == "/sandbox/") return ".";
+    if (path.substr(0, sandbox.size() + 1) == "/sandbox/") return std::string(path.substr(sandbox.size() + 1));
+    return std::string(path);
 }
 
 std::variant<bool, ApiError> flag_field(const nlohmann::json& body, const std::optional<std::string>& query,

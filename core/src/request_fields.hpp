@@ -32,8 +32,14 @@ std::variant<bool, ApiError> bool_field(const nlohmann::json& body, const char* 
 // for a space; nullopt for a broken escape.
 std::optional<std::string> percent_decode(std::string_view raw);
 
+// A workspace path in either form, relative to the workspace as the agent takes it: the
+// original's absolute "/sandbox" is "." and "/sandbox/x" is "x"; anything else is returned as it
+// is (the agent refuses other absolute paths).
+std::string workspace_relative(std::string_view path);
+
 // A workspace path from the body's (or form's) "path", else from the raw query value; required,
-// not empty. Whether it stays inside the workspace is the worker agent's to check.
+// not empty; relative to the workspace (workspace_relative). Whether it stays inside the
+// workspace is the worker agent's to check.
 std::variant<std::string, ApiError> path_field(const nlohmann::json& body, const std::optional<std::string>& query);
 
 // An optional flag from the body (true/false, or the text "true"/"false" of a form field), else

@@ -9,6 +9,7 @@
 #include "code_interpreter/plugin/auth_provider.hpp"
 #include "config.hpp"
 #include "session_manager.hpp"
+#include "url_files.hpp"
 #include "worker_pool.hpp"
 
 namespace ci {
@@ -21,6 +22,7 @@ struct ApiServices {
     SessionManager& sessions;
     WorkerPool& pool;
     Metrics& metrics;
+    UrlFileTransfers& transfers;
 };
 
 using RouteHandler = void (*)(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
@@ -52,6 +54,11 @@ void handle_file_download(const Pistache::Http::Request&, Pistache::Http::Respon
 void handle_file_export(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
 void handle_file_list(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
 void handle_file_delete(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+// routes_url_files.cpp: the original's JSON forms of POST /api/v1/files and /api/v1/files/export
+void handle_url_import(const Pistache::Http::Request&, const nlohmann::json& body, Pistache::Http::ResponseWriter,
+                       ApiServices&);
+void handle_url_export(const Pistache::Http::Request&, const nlohmann::json& body, Pistache::Http::ResponseWriter,
+                       ApiServices&);
 // routes_status.cpp
 void handle_status(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
 void handle_health(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);

@@ -6,6 +6,11 @@
 // (a missing file, a path leaving the workspace) leaves the worker alone. Refusals are the usual
 // JSON error body (plus new_session and previous_session), statuses as in file_transfer.hpp.
 //
+// The same POST routes also take the original project's JSON bodies (a "files" array) for its file
+// transfer by URL: routes_url_files.cpp.
+//
+// Paths are relative to the workspace, or the original's absolute /sandbox/... form.
+//
 //   POST   /api/v1/files  upload, either multipart/form-data with a part named "file" and the fields
 //          user_uuid, path (default: the file part's filename) and overwrite (default true), or the
 //          raw bytes as the body with ?user_uuid=&path=[&overwrite=]; missing parent directories
@@ -33,6 +38,7 @@
 #include "request_fields.hpp"
 #include "result_format.hpp"
 #include "routes.hpp"
+#include "url_file_requests.hpp"
 
 namespace ci {
 
@@ -115,9 +121,24 @@ std::variant<Upload, ApiError> upload_of(const Request& request) {
     return upload;
 }
 
+// The original's form of a POST: not a multipart form, not a raw upload (which names its path in
+// the query), but a JSON object with "files".
+std::optional<nlohmann::json> url_transfer_body(const Request& request, std::size_t max_body_bytes) {
+    auto content_type = request.headers().tryGet<Pistache::Http::Header::ContentType>();
+    if (content_type && content_type->mime() == MIME(Multipart, FormData)) return std::nullopt;
+    if (request.query().has("path") || request.body().size() > max_body_bytes) return std::nullopt;
+    auto body = nlohmann::json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
+    if (!is_url_transfer_body(body)) return std::nullopt;
+    return body;
+}
+
 }  // namespace
 
 void handle_file_upload(const Request& request, ResponseWriter writer, ApiServices& services) {
+    if (auto body = url_transfer_body(request, services.config.server.max_body_bytes)) {
+        handle_url_import(request, *body, std::move(writer), services);
+        return;
+    }
     const auto& query = request.query();
     auto upload = or_answer(upload_of(request), writer);
     if (!upload) return;
@@ -173,6 +194,10 @@ void handle_file_download(const Request& request, ResponseWriter writer, ApiServ
 void handle_file_export(const Request& request, ResponseWriter writer, ApiServices& services) {
     auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer);
     if (!body) return;
+    if (is_url_transfer_body(*body)) {
+        handle_url_export(request, *body, std::move(writer), services);
+        return;
+    }
     auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer);
     if (!user) return;
     auto path = or_answer(path_field(*body, request.query().get("path")), writer);

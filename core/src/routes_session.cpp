@@ -34,14 +34,16 @@ struct ExecuteRequest {
 };
 
 // The checked fields of an execute request, or nothing (after answering with the error).
-std::optional<ExecuteRequest> execute_request(const Request& request, ResponseWriter& writer, ApiServices& services) {
-    auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer);
+std::optional<ExecuteRequest> execute_request(const Request& request, ResponseWriter& writer, ApiServices& services,
+                                              Dialect dialect) {
+    auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer, dialect);
     if (!body) return std::nullopt;
-    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer);
+    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer, dialect);
     if (!user) return std::nullopt;
-    auto code = or_answer(code_field(*body), writer);
+    auto code = or_answer(code_field(*body), writer, dialect);
     if (!code) return std::nullopt;
-    auto store_history = or_answer(bool_field(*body, "store_history", services.config.execution.store_history), writer);
+    auto store_history =
+        or_answer(bool_field(*body, "store_history", services.config.execution.store_history), writer, dialect);
     if (!store_history) return std::nullopt;
     return ExecuteRequest{std::move(*user), std::move(*code), ExecuteOptions{.store_history = *store_history}};
 }
@@ -64,7 +66,7 @@ ApiError interrupted_error(const ExecutionAnswer& answer) {
 }  // namespace
 
 void handle_execute(const Request& request, ResponseWriter writer, ApiServices& services) {
-    auto parsed = execute_request(request, writer, services);
+    auto parsed = execute_request(request, writer, services, Dialect::original);
     if (!parsed) return;
     // ResponseWriter is move-only; the callback is copyable and may run on another thread.
     auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
@@ -83,7 +85,7 @@ void handle_execute(const Request& request, ResponseWriter writer, ApiServices& 
 }
 
 void handle_execute_stream(const Request& request, ResponseWriter writer, ApiServices& services) {
-    auto parsed = execute_request(request, writer, services);
+    auto parsed = execute_request(request, writer, services, Dialect::ours);
     if (!parsed) return;
     auto stream = std::make_shared<SseStream>(writer);
     parsed->options.on_output = [stream](const protocol::OutputItem& item) {
@@ -119,9 +121,9 @@ void handle_interrupt(const Request& request, ResponseWriter writer, ApiServices
 }
 
 void handle_release(const Request& request, ResponseWriter writer, ApiServices& services) {
-    auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer);
+    auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer, Dialect::original);
     if (!body) return;
-    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer);
+    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer, Dialect::original);
     if (!user) return;
     if (!services.sessions.release(*user)) {
         send_error(writer, {ErrorReason::not_found, "no session for user_uuid " + *user});

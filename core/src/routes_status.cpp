@@ -17,6 +17,7 @@ void handle_status(const Request&, ResponseWriter writer, ApiServices& services)
     SessionStats sessions = services.sessions.stats();
     nlohmann::json body = {
         {"total_workers", pool.total()},
+        {"is_initializing", pool.initializing},
         {"idle_workers", pool.idle},
         {"busy_workers", pool.busy},
         {"creating_workers", pool.creating},

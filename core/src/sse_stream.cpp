@@ -1,6 +1,7 @@
 #include "sse_stream.hpp"
 
 #include <cstdio>
+#include <sstream>
 
 #include <pistache/peer.h>
 
@@ -34,22 +35,29 @@ std::string http_chunk(std::string_view payload) {
     return out;
 }
 
-std::string sse_head(bool keep_alive) {
+std::string sse_head(bool keep_alive, std::string_view extra_headers) {
     return std::string("HTTP/1.1 200 OK\r\n"
                        "Content-Type: text/event-stream; charset=utf-8\r\n"
                        "Cache-Control: no-cache\r\n"
                        "X-Accel-Buffering: no\r\n"  // a buffering reverse proxy would hold the events back
-                       "Transfer-Encoding: chunked\r\n"
-                       "Connection: ") +
-           (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
+                       "Transfer-Encoding: chunked\r\n") +
+           std::string(extra_headers) + "Connection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
 }
 
 SseStream::SseStream(Pistache::Http::ResponseWriter& writer) : peer_(writer.getPeer()) {
-    // Pistache put the Connection answer it would give this request in the writer's headers.
+    // Pistache put the Connection answer it would give this request in the writer's headers; the
+    // others there (CORS) go out as they are.
     auto connection = writer.headers().tryGet<Pistache::Http::Header::Connection>();
     bool keep_alive = connection && connection->control() == Pistache::Http::ConnectionControl::KeepAlive;
+    std::string extra;
+    for (const auto& header : writer.headers().list()) {
+        if (std::string_view(header->name()) == "Connection") continue;
+        std::ostringstream value;
+        header->write(value);
+        extra += std::string(header->name()) + ": " + value.str() + "\r\n";
+    }
     std::lock_guard lock(mu_);
-    write_locked(sse_head(keep_alive));
+    write_locked(sse_head(keep_alive, extra));
 }
 
 void SseStream::send(std::string_view name, const nlohmann::json& data) {

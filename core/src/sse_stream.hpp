@@ -25,8 +25,9 @@ std::string sse_event(std::string_view name, std::string_view data);
 // payload as one chunk of a chunked body (payload must not be empty: that is the last chunk).
 std::string http_chunk(std::string_view payload);
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
-// The answer's head; keep_alive echoes the request's Connection.
-std::string sse_head(bool keep_alive);
+// The answer's head; keep_alive echoes the request's Connection; extra_headers are whole
+// "Name: value\r\n" lines.
+std::string sse_head(bool keep_alive, std::string_view extra_headers = {});
 
 class SseStream {
 public:

@@ -93,6 +93,10 @@ Adoption WorkerPool::start() {
         }
     }
     persist();
+    {
+        std::lock_guard lock(mu_);
+        initial_fill_done_ = static_cast<int>(ready_.size()) >= pool_.min_idle_workers;
+    }
     tasks_.post_after(kReconcileInterval, [this] { reconcile(); });
     fill();
     return adoption;
@@ -350,6 +354,7 @@ void WorkerPool::on_ready(const WorkerPtr& worker) {
         return;
     }
     ready_[worker->id] = SavedWorker{worker->id, worker->key, worker->has_volume, "", 0};
+    if (static_cast<int>(ready_.size()) >= pool_.min_idle_workers) initial_fill_done_ = true;
     if (!waiters_.empty()) {
         auto callback = std::move(waiters_.front().callback);
         waiters_.pop_front();
@@ -487,6 +492,7 @@ PoolStats WorkerPool::stats() const {
     s.waiting = static_cast<int>(waiters_.size());
     s.condition = condition_locked();
     s.last_create_error = last_create_error_;
+    s.initializing = !initial_fill_done_;
     s.consecutive_failures = consecutive_failures_;
     if (consecutive_failures_ > 0) {
         auto now = Clock::now();

@@ -48,6 +48,9 @@ struct PoolStats {
     int consecutive_failures = 0;
     std::int64_t failing_for_ms = 0;
     std::int64_t next_retry_in_ms = 0;
+    // The first min_idle_workers workers since start are not all ready yet (the original's
+    // is_initializing).
+    bool initializing = false;
 };
 
 // A session that lived on a worker the pool adopted at start.
@@ -135,6 +138,7 @@ private:
     std::vector<WorkerPtr> zombies_;                         // removal failed; retried
     int creating_ = 0;
     int leased_ = 0;
+    bool initial_fill_done_ = false;  // min_idle_workers were ready at once since start
     int destroying_ = 0;
     int consecutive_failures_ = 0;
     plugin::FailureKind failure_kind_ = plugin::FailureKind::other;

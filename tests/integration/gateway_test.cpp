@@ -125,15 +125,16 @@ TEST_F(GatewayTest, ReleaseThenExecuteStartsClean) {
     EXPECT_EQ(reason_of(unknown), "not_found");
 }
 
+// /execute is the original project's route: its validation failures answer 422, as the original's do.
 TEST_F(GatewayTest, BadRequestsGetJsonErrorsAndTheGatewayKeepsServing) {
     auto malformed = http_request("POST", gateway_->url("/execute"), "{\"user_uuid\": ", kUserToken);
-    EXPECT_EQ(malformed.status, 400);
-    EXPECT_EQ(reason_of(malformed), "bad_request");
-    EXPECT_EQ(post("/execute", {{"user_uuid", kUserA}}).status, 400);
-    EXPECT_EQ(post("/execute", {{"code", "1"}}).status, 400);
-    EXPECT_EQ(post("/execute", {{"user_uuid", "not-a-uuid"}, {"code", "1"}}).status, 400);
-    EXPECT_EQ(post("/execute", {{"user_uuid", kUserA}, {"code", 5}}).status, 400);
-    EXPECT_EQ(http_request("POST", gateway_->url("/execute"), "[1,2]", kUserToken).status, 400);
+    EXPECT_EQ(malformed.status, 422);
+    EXPECT_EQ(reason_of(malformed), "validation_failed");
+    EXPECT_EQ(post("/execute", {{"user_uuid", kUserA}}).status, 422);
+    EXPECT_EQ(post("/execute", {{"code", "1"}}).status, 422);
+    EXPECT_EQ(post("/execute", {{"user_uuid", "not-a-uuid"}, {"code", "1"}}).status, 422);
+    EXPECT_EQ(post("/execute", {{"user_uuid", kUserA}, {"code", 5}}).status, 422);
+    EXPECT_EQ(http_request("POST", gateway_->url("/execute"), "[1,2]", kUserToken).status, 422);
     auto big = post("/execute", {{"user_uuid", kUserA}, {"code", std::string(1100 * 1024, '#')}});
     EXPECT_EQ(big.status, 413);
     EXPECT_EQ(reason_of(big), "payload_too_large");

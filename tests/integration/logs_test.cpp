@@ -47,7 +47,7 @@ TEST(LogsTest, JsonLogsAreJsonAndCarryNoSecretsOrCode) {
                            std::string("wrong-token-") + kMarker)
                   .status,
               401);
-    EXPECT_EQ(http_request("POST", url + "/execute", std::string("{\"code\": \"") + kMarker, kUserToken).status, 400);
+    EXPECT_EQ(http_request("POST", url + "/execute", std::string("{\"code\": \"") + kMarker, kUserToken).status, 422);
     // A kernel that dies mid-execution: the session ends, its worker is destroyed and replaced,
     // all of it logged.
     r = execute_as(url, user, "import os\nos._exit(1)  # " + marker);

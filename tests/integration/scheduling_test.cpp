@@ -62,8 +62,8 @@ TEST_F(SchedulingTest, HistoryIsKeptOnlyWhenAsked) {
     auto bad = http_request("POST", url() + "/execute",
                             nlohmann::json{{"user_uuid", user}, {"code", "1"}, {"store_history", "yes"}}.dump(),
                             kUserToken);
-    EXPECT_EQ(bad.status, 400);
-    EXPECT_EQ(reason_of(bad), "bad_request");
+    EXPECT_EQ(bad.status, 422);  // /execute answers as the original project does
+    EXPECT_EQ(reason_of(bad), "validation_failed");
 }
 
 }  // namespace

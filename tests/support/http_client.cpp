@@ -31,7 +31,8 @@ size_t on_header(char* data, size_t size, size_t count, void* out) {
 }  // namespace
 
 HttpResponse http_send(const std::string& method, const std::string& url, const std::string& body,
-                       const std::string& token, const std::vector<FormPart>& form, long timeout_s) {
+                       const std::string& token, const std::vector<FormPart>& form, long timeout_s,
+                       const std::vector<std::string>& extra_headers) {
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
     if (!curl) throw std::runtime_error("curl_easy_init failed");
     HttpResponse response;
@@ -39,6 +40,7 @@ HttpResponse http_send(const std::string& method, const std::string& url, const 
     // A form's Content-Type (with its boundary) is curl's.
     if (form.empty()) raw_headers = curl_slist_append(raw_headers, "Content-Type: application/json");
     if (!token.empty()) raw_headers = curl_slist_append(raw_headers, ("X-Auth-Token: " + token).c_str());
+    for (const auto& header : extra_headers) raw_headers = curl_slist_append(raw_headers, header.c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(raw_headers, curl_slist_free_all);
     std::unique_ptr<curl_mime, decltype(&curl_mime_free)> mime(nullptr, curl_mime_free);
     curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());

@@ -21,9 +21,10 @@ struct FormPart {
 
 // Any method. A request other than GET carries body (JSON, or raw bytes) with Content-Type
 // application/json, unless form has parts: then it is multipart/form-data. token empty: no
-// X-Auth-Token header. Throws on transport errors.
+// X-Auth-Token header. extra_headers are whole "Name: value" lines. Throws on transport errors.
 HttpResponse http_send(const std::string& method, const std::string& url, const std::string& body,
-                       const std::string& token, const std::vector<FormPart>& form = {}, long timeout_s = 120);
+                       const std::string& token, const std::vector<FormPart>& form = {}, long timeout_s = 120,
+                       const std::vector<std::string>& extra_headers = {});
 
 inline HttpResponse http_request(const std::string& method, const std::string& url, const std::string& body = "",
                                  const std::string& token = "", long timeout_s = 120) {

@@ -17,7 +17,7 @@ namespace ci::test {
 
 std::string gateway_toml(const std::string& instance, const TestGatewayOptions& options) {
     std::string toml = "log_level = \"warn\"\n"
-                       "[server]\nport = 0\n"
+                       "[server]\nport = 0\n" + options.server_toml + "\n"
                        "[pool]\nmin_idle_workers = " + std::to_string(options.min_idle) +
                        "\nmax_total_workers = " + std::to_string(options.max_total) +
                        "\nacquire_timeout = 60\nstate_file = \"" + state_file_of(instance) +

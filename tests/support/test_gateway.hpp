@@ -16,6 +16,7 @@ struct TestGatewayOptions {
     int max_total = 4;
     double timeout_s = 5;
     std::string extra_toml;    // gateway settings, before the plugin tables
+    std::string server_toml;   // more keys of [server]
     std::string pool_toml;       // more keys of [pool]
     std::string execution_toml;  // more keys of [execution]
     std::string backend_toml;  // more keys of [plugins.docker-backend]

@@ -163,10 +163,39 @@ TEST(Config, PluginSettingFlagRejectsUnknownPluginsAndBadForms) {
 namespace ci {
 namespace {
 
-TEST(Config, LongestRequestCoversEveryQueuedExecution) {
+TEST(Config, LongestRequestCoversEveryQueuedExecutionAndTheLargestUrlTransfer) {
     GatewayConfig c = parse("[pool]\nacquire_timeout = 30\ndrain_timeout = 5\n"
-                            "[execution]\ntimeout = 10\ninterrupt_grace = 2\nmax_queued_per_session = 3\n");
-    EXPECT_EQ(longest_request(c), std::chrono::seconds(30 + 4 * 12 + 5 + 60));
+                            "[execution]\ntimeout = 100\ninterrupt_grace = 2\nmax_queued_per_session = 3\n"
+                            "[files]\nurl_timeout = 0.5\ntimeout = 0.25\n");
+    EXPECT_EQ(longest_request(c), std::chrono::seconds(30 + 4 * 102 + 5 + 60));
+    // 100 files one after another, each with its transfer and its worker's answers.
+    c = parse("[pool]\nacquire_timeout = 30\ndrain_timeout = 5\n[execution]\ntimeout = 10\n"
+              "[files]\nurl_timeout = 20\ntimeout = 5\n");
+    EXPECT_EQ(longest_request(c), std::chrono::seconds(30 + 100 * 30 + 5 + 60));
+}
+
+TEST(Config, UrlTransferAndCorsSettings) {
+    GatewayConfig defaults = parse("");
+    EXPECT_EQ(defaults.files.url_max_file_bytes, 100u << 20);
+    EXPECT_TRUE(defaults.files.url_ssrf_protection);
+    EXPECT_TRUE(defaults.files.url_allowed_private_hosts.empty());
+    EXPECT_TRUE(defaults.server.cors_allowed_origins.empty());
+    GatewayConfig c = parse("[server]\ncors_allowed_origins = [\"*\", \"https://app.example.com:8443\"]\n"
+                            "[files]\nurl_allowed_private_hosts = [\"MinIO.local:9000\", \"[fd00::1]:9000\"]\n"
+                            "url_ssrf_protection = false\nurl_transfer_threads = 8\n");
+    validate(c);
+    EXPECT_EQ(c.files.url_allowed_private_hosts, (std::vector<std::string>{"minio.local:9000", "[fd00::1]:9000"}));
+    EXPECT_FALSE(c.files.url_ssrf_protection);
+    EXPECT_EQ(c.files.url_transfer_threads, 8);
+    EXPECT_EQ(c.server.cors_allowed_origins.size(), 2u);
+    for (const char* bad : {"[files]\nurl_allowed_private_hosts = [\"minio.local\"]\n",
+                            "[files]\nurl_allowed_private_hosts = [\"minio:99999\"]\n",
+                            "[files]\nurl_allowed_private_hosts = \"minio:9000\"\n",
+                            "[files]\nurl_transfer_threads = 0\n",
+                            "[server]\ncors_allowed_origins = [\"https://app.example.com/path\"]\n",
+                            "[server]\ncors_allowed_origins = [\"app.example.com\"]\n"}) {
+        EXPECT_THROW(validate(parse(bad)), std::invalid_argument) << bad;
+    }
 }
 
 TEST(Config, ExecutionSchedulingSettings) {

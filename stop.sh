@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # Stops the gateway started by start.sh; the gateway removes every worker it made, unless
-# pool.keep_workers_on_stop keeps them for the next start (var/pool-state.json names them; a
-# crashed gateway leaves them too). --remove-workers removes such kept workers, their volumes
-# and the state file as well (default instance and paths of config.toml).
+# pool.keep_workers_on_stop keeps them for the next start (pool.state_file names them; a crashed
+# gateway leaves them too). --remove-workers removes such kept workers, their volumes and the state
+# file as well. The instance and paths come from the config file the gateway was started with.
+# `sh stop.sh` runs this under dash, which lacks what follows: hand it over to bash first.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
+. "$root/scripts/common.sh"
 cd "$root"
-pidfile=var/gateway.pid
-statefile=var/pool-state.json
-instance=default
 remove_workers=false
 case "${1:-}" in
   --remove-workers) remove_workers=true ;;
   "") ;;
-  *) echo "usage: ./stop.sh [--remove-workers]" >&2; exit 2 ;;
+  *) echo "usage: sh stop.sh [--remove-workers]" >&2; exit 2 ;;
 esac
+
+pidfile=$var_dir/gateway.pid
+config=$(cat "$var_dir/gateway.config" 2>/dev/null) || config=$root/config.toml
+instance=$(toml_get "$config" plugins.docker-backend instance) || instance=default
+run_dir=$(config_path "$config" plugins.docker-backend run_dir /run/code-interpreter)
+disk_instance=$(toml_get "$config" plugins.loop-disk instance) || disk_instance=default
+mount_dir=$(config_path "$config" plugins.loop-disk mount_dir /run/code-interpreter-disks)
+image_dir=$(config_path "$config" plugins.loop-disk image_dir /var/lib/code-interpreter/disks)
+statefile=$(config_path "$config" pool state_file var/pool-state.json)
 
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   pid=$(cat "$pidfile")
@@ -33,8 +42,8 @@ else
 fi
 rm -f "$pidfile"
 
-if [ -f "$statefile" ] && [ "$remove_workers" = false ]; then
-  echo "stop.sh: workers kept for the next start ($statefile); ./stop.sh --remove-workers removes them"
+if [ -n "$statefile" ] && [ -f "$statefile" ] && [ "$remove_workers" = false ]; then
+  echo "stop.sh: workers kept for the next start ($statefile); sh stop.sh --remove-workers removes them"
   exit 0
 fi
 if docker info >/dev/null 2>&1; then
@@ -44,10 +53,16 @@ if docker info >/dev/null 2>&1; then
     echo "$left" | xargs docker rm -f >/dev/null
   fi
 fi
-for mount in /run/code-interpreter-disks/"$instance"-*; do
-  [ -d "$mount" ] || continue
+# Volumes are <instance>-<worker id> and worker ids hold no '-': instance "a" skips those of "a-b".
+for mount in "$mount_dir/$disk_instance"-*; do
+  id=${mount#"$mount_dir/$disk_instance"-}
+  [[ -d $mount && $id != *-* ]] || continue
   umount "$mount" 2>/dev/null || true  # the loop device detaches itself (autoclear)
   rmdir "$mount"
 done
-rm -f /var/lib/code-interpreter/disks/"$instance"-*.img "$statefile"
-rm -rf "/run/code-interpreter/$instance"
+for img in "$image_dir/$disk_instance"-*.img; do
+  id=${img#"$image_dir/$disk_instance"-}
+  [[ $id == *-* ]] || rm -f "$img"
+done
+[ -z "$statefile" ] || rm -f "$statefile"
+rm -rf "${run_dir:?}/${instance:?}"

@@ -3,6 +3,8 @@
 # image), builds, then runs the unit tests and the integration tests on the real stack.
 #   ./test.sh            everything
 #   ./test.sh -L unit    only the unit tests (any ctest arguments are passed on)
+# `sh test.sh` runs this under dash, which lacks what follows: hand it over to bash first.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"

@@ -27,6 +27,10 @@ const char* const kUsage = R"(usage: ci-bench-loadgen [options]
   --admin-token-file PATH  admin token: lets the run wait for a quiet pool between phases
   --auth-header NAME       header carrying the token (default X-Auth-Token)
   --mode stateful|new-session
+  --workload counter|original
+                           stateful: what each user runs (default counter: a counter per user);
+                           original: the original project's stress test, its three scenarios
+                           (arithmetic, list sum, numpy array) by user, every printed number checked
   --users N                stateful: concurrent users, one keep-alive connection each (default 25)
   --requests M             stateful: measured requests per user (default 100)
   --warmup W               unmeasured requests per user first (new-session: sessions; default 1)
@@ -49,6 +53,7 @@ struct Options {
     std::string admin_token_file;
     std::string auth_header = "X-Auth-Token";
     std::string mode = "stateful";
+    std::string workload = "counter";
     std::size_t users = 25;
     std::size_t requests = 100;
     std::size_t warmup = 1;
@@ -82,6 +87,7 @@ Options parse_options(int argc, char** argv) {
         else if (arg == "--admin-token-file") o.admin_token_file = value;
         else if (arg == "--auth-header") o.auth_header = value;
         else if (arg == "--mode") o.mode = value;
+        else if (arg == "--workload") o.workload = value;
         else if (arg == "--users") o.users = std::stoul(value);
         else if (arg == "--requests") o.requests = std::stoul(value);
         else if (arg == "--warmup") o.warmup = std::stoul(value);
@@ -96,6 +102,8 @@ Options parse_options(int argc, char** argv) {
     }
     if (o.mode != "stateful" && o.mode != "new-session") throw std::invalid_argument("--mode is stateful or new-session");
     if (o.users == 0) throw std::invalid_argument("--users must be at least 1");
+    if (o.workload != "counter" && o.workload != "original")
+        throw std::invalid_argument("--workload is counter or original");
     if (o.burst > 0 && (o.mode != "stateful" || o.admin_token_file.empty()))
         throw std::invalid_argument("--burst needs --mode stateful and --admin-token-file");
     return o;
@@ -108,9 +116,9 @@ std::string read_token(const std::string& path) {
     return token;
 }
 
-// Counts one measured answer into run: success is a 200, verification the exact expected value.
-void judge(RunRecord& run, const HttpResponse& response, double latency_ms, double answered_at_s,
-           const std::string& expected, bool must_be_new) {
+// Counts one measured answer into run: success is a 200, verification the expected value.
+void judge(RunRecord& run, const HttpResponse& response, double latency_ms, double answered_at_s, const Step& expected,
+           bool must_be_new) {
     ++run.attempted;
     auto body = nlohmann::json::parse(response.body, nullptr, false);
     if (response.status != 200) {
@@ -122,7 +130,7 @@ void judge(RunRecord& run, const HttpResponse& response, double latency_ms, doub
     run.latencies_ms.push_back(latency_ms);
     run.answered_at_s.push_back(answered_at_s);
     const auto text = body.is_object() ? body.value("result_text", nlohmann::json()) : nlohmann::json();
-    const bool right = text.is_string() && text.get<std::string>() == expected;
+    const bool right = answer_matches(expected, text.is_string() ? &text.get_ref<const std::string&>() : nullptr);
     const bool new_ok = !must_be_new || body.value("new_session", true);
     if (right && new_ok) {
         ++run.verified;
@@ -130,13 +138,16 @@ void judge(RunRecord& run, const HttpResponse& response, double latency_ms, doub
     }
     run.add_error(right ? "answer did not start a new session" : "wrong answer");
     if (!run.extra.contains("first_wrong_answer"))
-        run.extra["first_wrong_answer"] = {{"expected", expected}, {"got", response.body.substr(0, 300)}};
+        run.extra["first_wrong_answer"] = {{"expected", expected.expected}, {"got", response.body.substr(0, 300)}};
 }
 
-// One user running the counter workload, a range of steps at a time.
-class CounterUser final : public Script {
+using StepOf = Step (*)(std::size_t user, std::size_t step);
+
+// One user running the stateful workload, a range of steps at a time.
+class StatefulUser final : public Script {
 public:
-    CounterUser(const GatewayAccess& gateway, std::size_t user) : gateway_(gateway), user_(user) {}
+    StatefulUser(const GatewayAccess& gateway, std::size_t user, StepOf step_of)
+        : gateway_(gateway), user_(user), step_of_(step_of) {}
 
     const std::string& uuid() const { return uuid_; }
 
@@ -149,11 +160,11 @@ public:
 
     std::optional<HttpRequest> next() override {
         if (step_ >= end_) return std::nullopt;
-        return gateway_.execute(uuid_, counter_step(user_, step_).code);
+        return gateway_.execute(uuid_, step_of_(user_, step_).code);
     }
     void on_answer(const HttpResponse& response, double latency_ms) override {
-        judge(*run_, response, latency_ms, elapsed_ms(phase_start_, Clock::now()) / 1000.0,
-              counter_step(user_, step_++).expected, false);
+        judge(*run_, response, latency_ms, elapsed_ms(phase_start_, Clock::now()) / 1000.0, step_of_(user_, step_++),
+              false);
     }
     void on_failure(const std::string& reason) override {
         ++run_->attempted;
@@ -164,6 +175,7 @@ public:
 private:
     const GatewayAccess& gateway_;
     std::size_t user_;
+    StepOf step_of_;
     std::string uuid_ = random_uuid();
     std::size_t step_ = 0;
     std::size_t end_ = 0;
@@ -183,7 +195,7 @@ public:
         return gateway_.execute(uuid_, "n = 41\nn + 1");
     }
     void on_answer(const HttpResponse& response, double latency_ms) override {
-        judge(run_, response, latency_ms, 0, "42", true);
+        judge(run_, response, latency_ms, 0, Step{"", "42"}, true);
     }
     void on_failure(const std::string& reason) override {
         ++run_.attempted;
@@ -245,10 +257,11 @@ struct Burst {
 
 RunRecord run_stateful(const Options& o, const GatewayAccess& gateway) {
     RunRecord warm, run;
-    std::vector<std::unique_ptr<CounterUser>> users;
+    std::vector<std::unique_ptr<StatefulUser>> users;
     std::vector<Script*> scripts;
+    const StepOf step_of = o.workload == "original" ? original_step : counter_step;
     for (std::size_t u = 0; u < o.users; ++u) {
-        users.push_back(std::make_unique<CounterUser>(gateway, u));
+        users.push_back(std::make_unique<StatefulUser>(gateway, u, step_of));
         scripts.push_back(users.back().get());
     }
     HttpLoop loop(gateway.endpoint, o.users, std::chrono::seconds(o.timeout_s));
@@ -326,6 +339,7 @@ int main(int argc, char** argv) {
                     : o.mode == "stateful" ? "gateway " + std::to_string(o.users) + "x" + std::to_string(o.requests)
                                            : "gateway new session";
         run.extra["mode"] = o.mode;
+        run.extra["workload"] = o.workload;
         run.extra["url"] = o.url;
         run.extra["pool_waits"] = gateway.admin_token.has_value();
         print_table(run);

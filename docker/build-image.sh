@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Builds the worker image (docker/Dockerfile + the ci-agent binary).
 #
-#   docker/build-image.sh [--agent PATH] [--tag NAME:TAG] [--mirror URL] [--verbose]
+#   docker/build-image.sh [--profile standard|full] [--agent PATH] [--tag NAME:TAG] [--mirror URL] [--verbose]
+#
+# --profile standard (default) builds the lean image code-interpreter-worker:latest; full builds
+# code-interpreter-worker:full, which adds the libraries and tools of docker/capabilities.txt.
+# Both share the standard package layer in Docker's cache.
 #
 # 1. Ensures the base image code-interpreter-base:bookworm: `docker pull debian:bookworm-slim` when a
 #    registry answers, otherwise a debootstrap (minbase) of bookworm from the host's Debian mirror,
 #    imported with `docker import` (--mirror overrides the mirror read from /etc/apt).
-# 2. Hashes the Dockerfile, the agent binary, the kernel module (worker/kernel/ci_kernel.py), this
-#    script and the base image id; when the tag already carries that hash (label
+# 2. Hashes the profile, the Dockerfile, the agent binary, the kernel module (worker/kernel/ci_kernel.py),
+#    this script and the base image id; when the tag already carries that hash (label
 #    code-interpreter.image-hash) it is up to date and nothing is built. Otherwise builds from a
 #    temporary context (Dockerfile + agent + kernel module) with the legacy builder, then
 #    removes our own untagged leftovers of earlier builds.
@@ -25,7 +29,8 @@ repo_dir=$(dirname "$script_dir")
 readonly kernel_module="$repo_dir/worker/kernel/ci_kernel.py"
 
 agent=""
-tag=code-interpreter-worker:latest
+profile=standard
+tag=""
 mirror_override=""
 verbose=0
 
@@ -37,6 +42,8 @@ usage() {
 
 while [ $# -gt 0 ]; do
   case "$1" in
+    --profile) [ $# -ge 2 ] || die "--profile needs standard or full"; profile=$2; shift 2 ;;
+    --profile=*) profile=${1#*=}; shift ;;
     --agent) [ $# -ge 2 ] || die "--agent needs a path"; agent=$2; shift 2 ;;
     --agent=*) agent=${1#*=}; shift ;;
     --tag) [ $# -ge 2 ] || die "--tag needs a name"; tag=$2; shift 2 ;;
@@ -86,6 +93,11 @@ if [ -z "$agent" ]; then
 fi
 [ -f "$agent" ] || die "agent binary '$agent' does not exist"
 [ -x "$agent" ] || die "agent binary '$agent' is not executable"
+case "$profile" in
+  standard) tag=${tag:-code-interpreter-worker:latest} ;;
+  full) tag=${tag:-code-interpreter-worker:full} ;;
+  *) die "unknown profile '$profile' (standard or full)" ;;
+esac
 case "$tag" in *:*) ;; *) tag="$tag:latest" ;; esac
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -106,7 +118,8 @@ host_mirror() {
 }
 host_security_mirror() {
   local uri=""
-  uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+  # Comment lines skipped: Debian's cloud images name a snapshot.debian.org URL in one.
+  uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -v '^[[:space:]]*#' |
         grep -oE 'https?://[^ ]*debian-security[^ ]*' | head -n1 || true)
   echo "${uri:-http://deb.debian.org/debian-security}"
 }
@@ -191,6 +204,7 @@ base_id=$(docker image inspect --format '{{.Id}}' "$BASE_TAG")
 # --- 2. up to date? ------------------------------------------------------------------------------
 hash=$( {
   echo "base $base_id"
+  echo "profile $profile"
   sha256sum "$script_dir/Dockerfile" | cut -d' ' -f1
   sha256sum "$agent" | cut -d' ' -f1
   sha256sum "$kernel_module" | cut -d' ' -f1
@@ -213,9 +227,10 @@ cp "$script_dir/Dockerfile" "$ctx/Dockerfile"
 cp "$agent" "$ctx/ci-agent"
 chmod 0755 "$ctx/ci-agent"
 cp "$kernel_module" "$ctx/ci_kernel.py"
-step "3/3 building $tag from $BASE_TAG with agent $(readlink -f "$agent")"
+step "3/3 building $tag (profile $profile) from $BASE_TAG with agent $(readlink -f "$agent")"
 build=(env DOCKER_BUILDKIT=0 docker build --force-rm --rm
-       --build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "IMAGE_HASH=$hash" -t "$tag" "$ctx")
+       --build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "PROFILE=$profile" --build-arg "IMAGE_HASH=$hash"
+       -t "$tag" "$ctx")
 if [ "$verbose" -eq 1 ]; then
   "${build[@]}" || die "docker build failed (output above)"
 else

@@ -181,6 +181,9 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
     }
 
     const bool networked = config.network != NetworkMode::none;
+    // Docker writes /etc/hosts only for a container with a network (and an image's own file is
+    // hidden under the container's): without one, the worker's is the per-worker dir's.
+    if (!networked) binds.push_back(host_dir + "/" + kHostsFile + ":/etc/hosts:ro");
     // The agent starts as root only to empty the bounding set (SETPCAP) and drop to two
     // unprivileged users (SETUID, SETGID); networked, it first installs its firewall (NET_ADMIN:
     // the nf_tables iptables needs no NET_RAW). Then it holds no capability at all.
@@ -228,7 +231,7 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
 
     json request = json{
         {"Image", config.image},
-        {"Hostname", "sandbox"},
+        {"Hostname", kWorkerHostname},
         {"Labels", labels},
         {"AttachStdin", false},
         {"AttachStdout", false},

@@ -22,6 +22,8 @@ inline constexpr const char* kContainerRunDir = "/run/ci";
 inline constexpr const char* kContainerWorkspace = "/sandbox";
 inline constexpr const char* kAgentKeyFile = "agent.key";
 inline constexpr const char* kAgentSocketFile = "agent.sock";
+inline constexpr const char* kHostsFile = "hosts";  // per-worker dir; /etc/hosts without a network
+inline constexpr const char* kWorkerHostname = "sandbox";
 
 // The agent's TCP port in the networked modes.
 inline constexpr int kAgentPort = 5555;

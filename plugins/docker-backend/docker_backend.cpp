@@ -298,9 +298,11 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
     if (std::filesystem::symlink_status(dir, exists_ec).type() != std::filesystem::file_type::not_found)
         // Not ours to remove here: it may belong to a live worker with the same id.
         return fail("making the worker dir", dir + " already exists");
-    if (auto st = make_worker_dir(dir, config_.agent_uid, config_.agent_gid, kAgentKeyFile, spec.agent_key); !st.ok()) {
+    auto made = make_worker_dir(dir, config_.agent_uid, config_.agent_gid, kAgentKeyFile, spec.agent_key);
+    if (made.ok() && config_.network == NetworkMode::none) made = write_hosts_file(dir, kWorkerHostname);
+    if (!made.ok()) {
         (void)remove_tree(dir);
-        return fail("making the worker dir", st.error(), st.kind());
+        return fail("making the worker dir", made.error(), made.kind());
     }
 
     // From here on, undo everything on failure.

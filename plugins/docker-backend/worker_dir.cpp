@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "code_interpreter/fd/unique_fd.hpp"
+#include "docker_api.hpp"
 
 namespace ci::docker {
 
@@ -60,6 +61,18 @@ Status make_worker_dir(const std::string& path, uid_t uid, gid_t gid, const std:
         written += static_cast<std::size_t>(n);
     }
     if (const int err = file.close(); err != 0) return Status::failure("close " + key_path + ": " + errno_text(err));
+    return Status::success();
+}
+
+Status write_hosts_file(const std::string& path, const std::string& hostname) {
+    const std::string file_path = path + "/" + kHostsFile;
+    const std::string text = "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    UniqueFd file(::open(file_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!file) return Status::failure("create " + file_path + ": " + errno_text(errno));
+    if (::fchmod(file.get(), 0644) != 0) return Status::failure("chmod 0644 " + file_path + ": " + errno_text(errno));
+    if (::write(file.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        return Status::failure("write " + file_path + ": " + errno_text(errno));
+    if (const int err = file.close(); err != 0) return Status::failure("close " + file_path + ": " + errno_text(err));
     return Status::success();
 }
 

@@ -16,6 +16,10 @@ ci::plugin::Status ensure_directory(const std::string& path);
 ci::plugin::Status make_worker_dir(const std::string& path, uid_t uid, gid_t gid, const std::string& key_file,
                                    const std::string& key);
 
+// Writes `path`/hosts (0644, the gateway's owner): the worker's /etc/hosts when it has no network,
+// where Docker writes none, so the worker's host name resolves (to loopback) as in networked mode.
+ci::plugin::Status write_hosts_file(const std::string& path, const std::string& hostname);
+
 // rm -rf `path` (never following symlinks out of it). A missing path succeeds.
 ci::plugin::Status remove_tree(const std::string& path);
 

@@ -107,7 +107,9 @@ TEST(DockerApi, CreateRequestCarriesLimitsCapsLabelsAndMounts) {
     EXPECT_EQ(h["ReadonlyRootfs"], true);
     EXPECT_EQ(h["Privileged"], false);
     EXPECT_EQ(h["Ulimits"], json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":1024}])"));
-    EXPECT_EQ(h["Binds"], json::array({"/run/code-interpreter/t1/0123456789ab:/run/ci:rw"}));
+    // Without a network Docker writes no /etc/hosts: the per-worker dir's makes "sandbox" resolve.
+    EXPECT_EQ(h["Binds"], json::array({"/run/code-interpreter/t1/0123456789ab:/run/ci:rw",
+                                       "/run/code-interpreter/t1/0123456789ab/hosts:/etc/hosts:ro"}));
     EXPECT_EQ(h["Tmpfs"], (json{{"/tmp", "rw,nosuid,nodev,size=64m,mode=1777"},
                                 {"/sandbox", "rw,nosuid,nodev,size=300m,uid=1000,gid=1000,mode=0700"}}));
     EXPECT_EQ(h["RestartPolicy"]["Name"], "no");
@@ -122,7 +124,8 @@ TEST(DockerApi, CreateRequestBindsAGivenWorkspace) {
     spec.workspace_host_path = "/var/lib/ci/volumes/0123456789ab";
     const json h = build_create_request(c, spec, "/run/code-interpreter/default/0123456789ab")["HostConfig"];
     EXPECT_EQ(h["Binds"], json::array({"/run/code-interpreter/default/0123456789ab:/run/ci:rw",
-                                       "/var/lib/ci/volumes/0123456789ab:/sandbox:rw"}));
+                                       "/var/lib/ci/volumes/0123456789ab:/sandbox:rw",
+                                       "/run/code-interpreter/default/0123456789ab/hosts:/etc/hosts:ro"}));
     EXPECT_EQ(h["Tmpfs"], (json{{"/tmp", "rw,nosuid,nodev,size=64m,mode=1777"}}));
     EXPECT_EQ(h["Ulimits"][0]["Soft"], 2048);
     EXPECT_EQ(h["Ulimits"][0]["Hard"], 2048);

@@ -15,6 +15,7 @@
 
 #include <toml++/toml.h>
 
+#include "code_interpreter/plugin/settings.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
 
 namespace ci {
@@ -43,80 +44,11 @@ nlohmann::json to_json(const toml::node& node) {
     throw std::invalid_argument("dates and times are not supported in plugin settings");
 }
 
-// Reads a section's keys with type checks; remembers which keys it saw so unknown ones are errors.
-class Section {
-public:
-    Section(const toml::table* table, std::string name) : table_(table), name_(std::move(name)) {}
-
-    template <class T>
-    void read(const char* key, T& out) {
-        known_.insert(key);
-        if (!table_) return;
-        const toml::node* node = table_->get(key);
-        if (!node) return;
-        std::string full = name_ + "." + key;
-        if constexpr (std::is_same_v<T, std::string>) {
-            if (!node->is_string()) fail(full, "must be a string");
-            out = *node->value<std::string>();
-        } else if constexpr (std::is_same_v<T, bool>) {
-            if (!node->is_boolean()) fail(full, "must be true or false");
-            out = *node->value<bool>();
-        } else if constexpr (std::is_same_v<T, double>) {
-            if (!node->is_number()) fail(full, "must be a number");
-            out = *node->value<double>();
-        } else {
-            if (!node->is_integer()) fail(full, "must be an integer");
-            auto v = *node->value<std::int64_t>();
-            if (v < 0) fail(full, "must not be negative");
-            if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
-                fail(full, "is too large");
-            out = static_cast<T>(v);
-        }
-    }
-
-    void read_strings(const char* key, std::vector<std::string>& out) {
-        known_.insert(key);
-        if (!table_) return;
-        const toml::node* node = table_->get(key);
-        if (!node) return;
-        const std::string full = name_ + "." + key;
-        const toml::array* array = node->as_array();
-        if (!array) fail(full, "must be an array of strings");
-        out.clear();
-        for (const auto& item : *array) {
-            if (!item.is_string()) fail(full, "must be an array of strings");
-            out.push_back(*item.value<std::string>());
-        }
-    }
-
-    void read_ms(const char* key, std::chrono::milliseconds& out) {
-        double seconds = static_cast<double>(out.count()) / 1000.0;
-        read(key, seconds);
-        if (!std::isfinite(seconds)) fail(name_ + "." + key, "must be a finite number of seconds");
-        if (seconds < 0) fail(name_ + "." + key, "must not be negative");
-        // A year is far beyond any sensible limit and far from overflowing the milliseconds.
-        if (seconds > 365.0 * 24 * 3600) fail(name_ + "." + key, "is too large (at most a year)");
-        out = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
-    }
-
-    void reject_unknown() const {
-        if (!table_) return;
-        for (auto& [k, v] : *table_)
-            if (!known_.count(std::string(k.str())))
-                fail(name_ + "." + std::string(k.str()), "unknown setting");
-    }
-
-private:
-    const toml::table* table_;
-    std::string name_;
-    std::set<std::string> known_;
-};
-
-const toml::table* subtable(const toml::table& root, const char* name) {
-    const toml::node* node = root.get(name);
-    if (!node) return nullptr;
-    if (!node->is_table()) fail(name, "must be a table");
-    return node->as_table();
+// A section of the document ([server], [pool], ...), or null when the file has none.
+const nlohmann::json& section(const nlohmann::json& doc, const char* name) {
+    static const nlohmann::json none;
+    auto it = doc.find(name);
+    return it == doc.end() ? none : *it;
 }
 
 std::string resolve_path(const std::string& config_dir, const std::string& path) {
@@ -151,84 +83,79 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     GatewayConfig c;
     c.config_dir = config_dir;
 
-    std::set<std::string> sections = {"log_level", "log_format", "server", "pool", "worker", "execution", "files", "plugins"};
-    for (auto& [k, v] : root)
-        if (!sections.count(std::string(k.str()))) fail(std::string(k.str()), "unknown setting");
-    if (auto* n = root.get("log_level")) {
-        if (!n->is_string()) fail("log_level", "must be a string");
-        c.log_level = *n->value<std::string>();
-    }
-    if (auto* n = root.get("log_format")) {
-        if (!n->is_string()) fail("log_format", "must be a string");
-        c.log_format = *n->value<std::string>();
-    }
+    const nlohmann::json doc = to_json(root);
+    plugin::Settings top(doc, "");
+    c.log_level = top.text("log_level", c.log_level);
+    c.log_format = top.text("log_format", c.log_format);
+    top.reject_unknown({"server", "pool", "worker", "execution", "files", "plugins"});
 
-    Section server(subtable(root, "server"), "server");
-    server.read("host", c.server.host);
-    server.read("port", c.server.port);
-    server.read("threads", c.server.threads);
-    server.read("max_body_bytes", c.server.max_body_bytes);
-    server.read_ms("keepalive_timeout", c.server.keepalive_timeout);
-    server.read_strings("cors_allowed_origins", c.server.cors_allowed_origins);
+    // Integers are read as non-negative values of their type here; validate() checks the ranges
+    // that matter.
+    plugin::Settings server(section(doc, "server"), "server");
+    c.server.host = server.text("host", c.server.host);
+    c.server.port = server.integer("port", c.server.port);
+    c.server.threads = server.integer("threads", c.server.threads, 0);
+    c.server.max_body_bytes = server.integer("max_body_bytes", c.server.max_body_bytes);
+    c.server.keepalive_timeout = server.seconds("keepalive_timeout", c.server.keepalive_timeout);
+    c.server.cors_allowed_origins = server.texts("cors_allowed_origins", c.server.cors_allowed_origins);
     server.reject_unknown();
 
-    Section pool(subtable(root, "pool"), "pool");
-    pool.read("min_idle_workers", c.pool.min_idle_workers);
-    pool.read("max_total_workers", c.pool.max_total_workers);
-    pool.read_ms("worker_start_timeout", c.pool.worker_start_timeout);
-    pool.read_ms("acquire_timeout", c.pool.acquire_timeout);
-    pool.read("create_concurrency", c.pool.create_concurrency);
-    pool.read_ms("session_idle_timeout", c.pool.session_idle_timeout);
-    pool.read_ms("session_max_lifetime", c.pool.session_max_lifetime);
-    pool.read("state_file", c.pool.state_file);
+    plugin::Settings pool(section(doc, "pool"), "pool");
+    c.pool.min_idle_workers = pool.integer("min_idle_workers", c.pool.min_idle_workers, 0);
+    c.pool.max_total_workers = pool.integer("max_total_workers", c.pool.max_total_workers, 0);
+    c.pool.worker_start_timeout = pool.seconds("worker_start_timeout", c.pool.worker_start_timeout);
+    c.pool.acquire_timeout = pool.seconds("acquire_timeout", c.pool.acquire_timeout);
+    c.pool.create_concurrency = pool.integer("create_concurrency", c.pool.create_concurrency, 0);
+    c.pool.session_idle_timeout = pool.seconds("session_idle_timeout", c.pool.session_idle_timeout);
+    c.pool.session_max_lifetime = pool.seconds("session_max_lifetime", c.pool.session_max_lifetime);
+    c.pool.state_file = pool.text("state_file", c.pool.state_file, plugin::Settings::Empty::allowed);
     if (!c.pool.state_file.empty()) c.pool.state_file = resolve_path(config_dir, c.pool.state_file);
-    pool.read_ms("drain_timeout", c.pool.drain_timeout);
-    pool.read("keep_workers_on_stop", c.pool.keep_workers_on_stop);
+    c.pool.drain_timeout = pool.seconds("drain_timeout", c.pool.drain_timeout);
+    c.pool.keep_workers_on_stop = pool.flag("keep_workers_on_stop", c.pool.keep_workers_on_stop);
     pool.reject_unknown();
 
-    Section worker(subtable(root, "worker"), "worker");
-    worker.read("cpu", c.worker.cpu);
-    worker.read("ram_mb", c.worker.ram_mb);
-    worker.read("disk_mb", c.worker.disk_mb);
-    worker.read("pids_limit", c.worker.pids_limit);
-    worker.read("tmp_mb", c.worker.tmp_mb);
+    plugin::Settings worker(section(doc, "worker"), "worker");
+    c.worker.cpu = worker.number("cpu", c.worker.cpu);
+    c.worker.ram_mb = worker.integer("ram_mb", c.worker.ram_mb);
+    c.worker.disk_mb = worker.integer("disk_mb", c.worker.disk_mb);
+    c.worker.pids_limit = worker.integer("pids_limit", c.worker.pids_limit);
+    c.worker.tmp_mb = worker.integer("tmp_mb", c.worker.tmp_mb);
     worker.reject_unknown();
 
-    Section execution(subtable(root, "execution"), "execution");
-    execution.read_ms("timeout", c.execution.timeout);
-    std::string on_timeout = "recycle";
-    execution.read("on_timeout", on_timeout);
+    plugin::Settings execution(section(doc, "execution"), "execution");
+    c.execution.timeout = execution.seconds("timeout", c.execution.timeout);
+    const std::string on_timeout = execution.text("on_timeout", "recycle");
     if (on_timeout == "interrupt")
         c.execution.on_timeout = TimeoutPolicy::interrupt;
     else if (on_timeout != "recycle")
         fail("execution.on_timeout", "must be \"recycle\" or \"interrupt\"");
-    execution.read_ms("interrupt_grace", c.execution.interrupt_grace);
-    execution.read("max_output_bytes", c.execution.max_output_bytes);
-    execution.read("max_queued_per_session", c.execution.max_queued_per_session);
-    execution.read("store_history", c.execution.store_history);
-    execution.read("max_running", c.execution.max_running);
-    execution.read_ms("running_slot_time", c.execution.running_slot_time);
+    c.execution.interrupt_grace = execution.seconds("interrupt_grace", c.execution.interrupt_grace);
+    c.execution.max_output_bytes = execution.integer("max_output_bytes", c.execution.max_output_bytes);
+    c.execution.max_queued_per_session = execution.integer("max_queued_per_session", c.execution.max_queued_per_session);
+    c.execution.store_history = execution.flag("store_history", c.execution.store_history);
+    c.execution.max_running = execution.integer("max_running", c.execution.max_running, 0);
+    c.execution.running_slot_time = execution.seconds("running_slot_time", c.execution.running_slot_time);
     execution.reject_unknown();
 
-    Section files(subtable(root, "files"), "files");
-    files.read("max_upload_bytes", c.files.max_upload_bytes);
-    files.read("max_download_bytes", c.files.max_download_bytes);
-    files.read_ms("timeout", c.files.timeout);
-    files.read("url_max_file_bytes", c.files.url_max_file_bytes);
-    files.read_ms("url_connect_timeout", c.files.url_connect_timeout);
-    files.read_ms("url_timeout", c.files.url_timeout);
-    files.read("url_transfer_threads", c.files.url_transfer_threads);
-    files.read("url_ssrf_protection", c.files.url_ssrf_protection);
-    files.read_strings("url_allowed_private_hosts", c.files.url_allowed_private_hosts);
+    plugin::Settings files(section(doc, "files"), "files");
+    c.files.max_upload_bytes = files.integer("max_upload_bytes", c.files.max_upload_bytes);
+    c.files.max_download_bytes = files.integer("max_download_bytes", c.files.max_download_bytes);
+    c.files.timeout = files.seconds("timeout", c.files.timeout);
+    c.files.url_max_file_bytes = files.integer("url_max_file_bytes", c.files.url_max_file_bytes);
+    c.files.url_connect_timeout = files.seconds("url_connect_timeout", c.files.url_connect_timeout);
+    c.files.url_timeout = files.seconds("url_timeout", c.files.url_timeout);
+    c.files.url_transfer_threads = files.integer("url_transfer_threads", c.files.url_transfer_threads, 0);
+    c.files.url_ssrf_protection = files.flag("url_ssrf_protection", c.files.url_ssrf_protection);
+    c.files.url_allowed_private_hosts = files.texts("url_allowed_private_hosts", c.files.url_allowed_private_hosts);
     for (auto& host : c.files.url_allowed_private_hosts)
         std::transform(host.begin(), host.end(), host.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     files.reject_unknown();
 
-    if (const toml::table* plugins = subtable(root, "plugins")) {
-        for (auto& [k, v] : *plugins) {
-            std::string name(k.str());
-            if (!v.is_table()) fail("plugins." + name, "must be a table");
-            nlohmann::json settings = to_json(v);
+    if (const nlohmann::json& plugins = section(doc, "plugins"); !plugins.is_null()) {
+        if (!plugins.is_object()) fail("plugins", "must be a table");
+        for (const auto& [name, table] : plugins.items()) {
+            if (!table.is_object()) fail("plugins." + name, "must be a table");
+            nlohmann::json settings = table;
             if (!settings.contains("path") || !settings["path"].is_string())
                 fail("plugins." + name + ".path", "missing: the plugin's shared library");
             PluginEntry entry;

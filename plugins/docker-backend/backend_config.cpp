@@ -1,9 +1,10 @@
 #include "backend_config.hpp"
 
+#include "code_interpreter/plugin/settings.hpp"
+
 #include <charconv>
 #include <filesystem>
 #include <limits>
-#include <set>
 #include <stdexcept>
 #include <string_view>
 
@@ -11,64 +12,6 @@ namespace ci::docker {
 namespace {
 
 using nlohmann::json;
-
-class TableReader {
-public:
-    TableReader(const json& table, std::string name) : table_(table), name_(std::move(name)) {}
-
-    [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
-        throw std::invalid_argument(name_ + "." + key + ": " + problem);
-    }
-
-    const json* find(const std::string& key) const {
-        if (!table_.is_object()) return nullptr;
-        auto it = table_.find(key);
-        return it == table_.end() ? nullptr : &*it;
-    }
-
-    void read_string(const std::string& key, std::string& out) const {
-        const json* v = find(key);
-        if (!v) return;
-        if (!v->is_string()) fail(key, "expected a string, got " + std::string(v->type_name()));
-        out = v->get<std::string>();
-        if (out.empty()) fail(key, "must not be empty");
-    }
-
-    void read_bool(const std::string& key, bool& out) const {
-        const json* v = find(key);
-        if (!v) return;
-        if (!v->is_boolean()) fail(key, "expected true or false, got " + std::string(v->type_name()));
-        out = v->get<bool>();
-    }
-
-    template <class Int>
-    void read_integer(const std::string& key, Int& out, std::uint64_t min, std::uint64_t max) const {
-        const json* v = find(key);
-        if (!v) return;
-        if (!v->is_number_integer())
-            fail(key, "expected an integer, got " + std::string(v->type_name()));
-        const bool negative = !v->is_number_unsigned() && v->get<std::int64_t>() < 0;
-        const std::uint64_t value = negative ? 0 : v->get<std::uint64_t>();
-        if (negative || value < min || value > max)
-            fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                          ", got " + v->dump());
-        out = static_cast<Int>(value);
-    }
-
-private:
-    const json& table_;
-    std::string name_;
-};
-
-const std::set<std::string>& known_keys() {
-    static const std::set<std::string> keys = {
-        "socket",     "image",     "instance",   "run_dir",    "agent_uid",
-        "agent_gid",  "kernel_uid", "kernel_gid", "container_name_prefix", "nofile_limit",
-        "network",    "enable_internet", "subnet",
-        "path",  // the loader's own key; tolerated in case it is passed through
-    };
-    return keys;
-}
 
 std::string absolute_path(const std::string& value, const std::string& config_dir) {
     std::filesystem::path p(value);
@@ -167,40 +110,27 @@ std::string check_worker_subnet(const std::string& subnet) {
 
 BackendConfig parse_backend_config(const json& config, const std::string& config_dir,
                                    const std::string& table) {
-    if (!config.is_null() && !config.is_object())
-        throw std::invalid_argument(table + ": expected a table, got " + std::string(config.type_name()));
-
-    TableReader reader(config, table);
-    if (config.is_object()) {
-        for (const auto& [key, value] : config.items()) {
-            if (!known_keys().count(key))
-                reader.fail(key, "unknown key (known: socket, image, instance, run_dir, agent_uid, agent_gid, "
-                                 "kernel_uid, kernel_gid, container_name_prefix, nofile_limit, network, "
-                                 "enable_internet, subnet)");
-        }
-    }
-
+    ci::plugin::Settings reader(config, table);
     BackendConfig c;
-    constexpr std::uint64_t kMaxId = std::numeric_limits<std::int32_t>::max();
-    reader.read_string("socket", c.socket);
-    reader.read_string("image", c.image);
-    reader.read_string("instance", c.instance);
-    reader.read_string("run_dir", c.run_dir);
-    reader.read_integer("agent_uid", c.agent_uid, 1, kMaxId);
-    reader.read_integer("agent_gid", c.agent_gid, 1, kMaxId);
-    reader.read_integer("kernel_uid", c.kernel_uid, 1, kMaxId);
-    reader.read_integer("kernel_gid", c.kernel_gid, 1, kMaxId);
-    reader.read_string("container_name_prefix", c.container_name_prefix);
-    reader.read_integer("nofile_limit", c.nofile_limit, 64, 1048576);
-    std::string network;
-    reader.read_string("network", network);
-    bool enable_internet = false;
-    reader.read_bool("enable_internet", enable_internet);
-    reader.read_string("subnet", c.subnet);
+    constexpr std::uint32_t kMaxId = std::numeric_limits<std::int32_t>::max();
+    c.socket = reader.text("socket", c.socket);
+    c.image = reader.text("image", c.image);
+    c.instance = reader.text("instance", c.instance);
+    c.run_dir = reader.text("run_dir", c.run_dir);
+    c.agent_uid = reader.integer<std::uint32_t>("agent_uid", c.agent_uid, 1, kMaxId);
+    c.agent_gid = reader.integer<std::uint32_t>("agent_gid", c.agent_gid, 1, kMaxId);
+    c.kernel_uid = reader.integer<std::uint32_t>("kernel_uid", c.kernel_uid, 1, kMaxId);
+    c.kernel_gid = reader.integer<std::uint32_t>("kernel_gid", c.kernel_gid, 1, kMaxId);
+    c.container_name_prefix = reader.text("container_name_prefix", c.container_name_prefix);
+    c.nofile_limit = reader.integer<std::uint64_t>("nofile_limit", c.nofile_limit, 64, 1048576);
+    const std::string network = reader.text("network", "none");
+    const bool enable_internet = reader.flag("enable_internet", false);
+    c.subnet = reader.text("subnet", c.subnet);
+    reader.reject_unknown({"path"});  // the loader's own key, tolerated in case it is passed through
 
     if (network == "internal")
         c.network = NetworkMode::internal;
-    else if (!network.empty() && network != "none")
+    else if (network != "none")
         reader.fail("network", "'" + network + "' is not one of none, internal");
     // enable_internet brings its own network, whatever `network` says (start.sh --enable-internet
     // sets only this key).

@@ -85,9 +85,9 @@ TEST(Config, PluginPathsResolveAgainstConfigDirAndSettingsKeepTypes) {
 
 TEST(Config, ErrorsNameTheKey) {
     EXPECT_EQ(error_of("[pool]\nmin_idle = 3\n"), "pool.min_idle: unknown setting");
-    EXPECT_EQ(error_of("[worker]\nram_mb = \"lots\"\n"), "worker.ram_mb: must be an integer");
+    EXPECT_EQ(error_of("[worker]\nram_mb = \"lots\"\n"), "worker.ram_mb: expected an integer, got a string");
     EXPECT_EQ(error_of("[worker]\nram_mb = -5\n"), "worker.ram_mb: must not be negative");
-    EXPECT_EQ(error_of("[server]\nport = 70000\n"), "server.port: is too large");
+    EXPECT_EQ(error_of("[server]\nport = 70000\n"), "server.port: must be between 0 and 65535, got 70000");
     EXPECT_EQ(error_of("bogus = 1\n"), "bogus: unknown setting");
     EXPECT_EQ(error_of("[plugins.x]\nkey = 1\n"), "plugins.x.path: missing: the plugin's shared library");
     EXPECT_EQ(error_of("[pool]\nmin_idle_workers = 9\nmax_total_workers = 4\n"),
@@ -218,7 +218,7 @@ TEST(Config, RestartSettingsResolveTheStateFileAndCheckTheirTypes) {
     EXPECT_TRUE(c.pool.keep_workers_on_stop);
     EXPECT_EQ(c.pool.drain_timeout, std::chrono::milliseconds(2500));
     EXPECT_EQ(parse("[pool]\nstate_file = \"\"\n").pool.state_file, "");
-    EXPECT_EQ(error_of("[pool]\nkeep_workers_on_stop = 1\n"), "pool.keep_workers_on_stop: must be true or false");
+    EXPECT_EQ(error_of("[pool]\nkeep_workers_on_stop = 1\n"), "pool.keep_workers_on_stop: expected true or false, got an integer");
     EXPECT_EQ(error_of("[pool]\nstate_file = \"\"\nkeep_workers_on_stop = true\n"),
               "pool.keep_workers_on_stop: needs pool.state_file: kept workers are found again through it");
 }

@@ -1,7 +1,7 @@
 // docs/configuration.md documents every setting the gateway and its shipped plugins accept, every
-// command-line flag, and nothing else. config.cpp keeps no list of known keys, so the accepted keys
-// are taken from what reads them: config.toml, the `Section ... .read("key")` calls of
-// core/src/config.cpp, and the known-key lists of the shipped plugins' parsers.
+// command-line flag, and nothing else. Nothing keeps a list of known keys, so the accepted keys are
+// taken from what reads them: config.toml, and the settings-reader calls (`server.text("host", ...)`)
+// of core/src/config.cpp and of the shipped plugins' parsers.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -27,51 +27,52 @@ std::string read_source(const std::string& relative) {
     return text.str();
 }
 
-std::set<std::string> quoted_strings(const std::string& text) {
-    std::set<std::string> out;
-    static const std::regex quoted("\"([^\"]*)\"");
-    for (std::sregex_iterator it(text.begin(), text.end(), quoted), end; it != end; ++it) out.insert((*it)[1]);
+// The keys a source file reads with the settings reader (code_interpreter/plugin/settings.hpp):
+// `<reader>.text("key", ...)` and the other getters, by reader variable.
+std::map<std::string, std::set<std::string>> reads_by_reader(const std::string& text) {
+    std::map<std::string, std::set<std::string>> out;
+    static const std::regex call(R"re((\w+)\.(?:text|flag|integer|number|seconds|texts|path)(?:<[^>]*>)?\("([\w-]+)")re");
+    for (std::sregex_iterator it(text.begin(), text.end(), call), end; it != end; ++it)
+        out[(*it)[1]].insert((*it)[2]);
     return out;
 }
 
-// Quoted strings of the brace list that follows `marker` in a source file.
-std::set<std::string> brace_list(const std::string& relative, const std::string& marker) {
-    const std::string text = read_source(relative);
-    const auto at = text.find(marker);
-    if (at == std::string::npos) throw std::runtime_error(relative + " has no '" + marker + "': update this test");
-    const auto open = text.find('{', at);
-    const auto close = text.find('}', open);
-    return quoted_strings(text.substr(open, close - open));
+std::set<std::string> all_reads(const std::string& relative) {
+    std::set<std::string> out;
+    for (const auto& [reader, keys] : reads_by_reader(read_source(relative))) out.insert(keys.begin(), keys.end());
+    if (out.empty()) throw std::runtime_error(relative + " reads no setting: update this test");
+    return out;
 }
 
 // `section.key` (and top-level `key`) for every key parse_config reads.
 std::set<std::string> gateway_keys() {
     const std::string text = read_source("core/src/config.cpp");
-    std::set<std::string> top = brace_list("core/src/config.cpp", "std::set<std::string> sections =");
-    std::map<std::string, std::string> sections;  // variable -> table name
-    static const std::regex section_decl(R"re(Section (\w+)\(subtable\(root, "([\w-]+)"\))re");
-    for (std::sregex_iterator it(text.begin(), text.end(), section_decl), end; it != end; ++it) {
+    std::map<std::string, std::string> sections = {{"top", ""}};  // reader variable -> table name
+    static const std::regex section_decl(R"re(Settings (\w+)\(section\(doc, "([\w-]+)"\))re");
+    for (std::sregex_iterator it(text.begin(), text.end(), section_decl), end; it != end; ++it)
         sections[(*it)[1]] = (*it)[2];
-        top.erase((*it)[2]);
-    }
-    top.erase("plugins");
-    std::set<std::string> keys = top;
-    static const std::regex read_call(R"re((\w+)\.read(?:_ms)?\("([\w-]+)")re");
-    for (std::sregex_iterator it(text.begin(), text.end(), read_call), end; it != end; ++it)
-        if (auto s = sections.find((*it)[1]); s != sections.end()) keys.insert(s->second + "." + std::string((*it)[2]));
+    if (sections.size() < 6) throw std::runtime_error("core/src/config.cpp: the section readers were not found");
+    std::set<std::string> keys;
+    for (const auto& [reader, read] : reads_by_reader(text))
+        if (auto s = sections.find(reader); s != sections.end())
+            for (const auto& key : read) keys.insert(s->second.empty() ? key : s->second + "." + key);
     return keys;
 }
 
-// The known keys of each shipped plugin's table, from its parser.
+// The keys of each shipped plugin's table, from its parser (the auth plugin reads its token pairs
+// through TokenSource).
 std::map<std::string, std::set<std::string>> plugin_keys() {
     std::map<std::string, std::set<std::string>> keys = {
-        {"auth-token", brace_list("plugins/auth-token/src/token_auth.cpp", "kKeys[] =")},
-        {"docker-backend",
-         brace_list("plugins/docker-backend/backend_config.cpp", "static const std::set<std::string> keys =")},
-        {"loop-disk",
-         brace_list("plugins/docker-backend/storage/storage_config.cpp", "static const std::set<std::string> kKnown =")},
+        {"auth-token", all_reads("plugins/auth-token/src/token_auth.cpp")},
+        {"docker-backend", all_reads("plugins/docker-backend/backend_config.cpp")},
+        {"loop-disk", all_reads("plugins/docker-backend/storage/storage_config.cpp")},
     };
-    for (auto& [name, set] : keys) set.erase("path");  // the loader's key, documented once
+    const std::string auth = read_source("plugins/auth-token/src/token_auth.cpp");
+    static const std::regex pair(R"re(TokenSource \w+\(settings, ctx\.config_dir, "(\w+)", "(\w+)")re");
+    for (std::sregex_iterator it(auth.begin(), auth.end(), pair), end; it != end; ++it) {
+        keys["auth-token"].insert((*it)[1]);
+        keys["auth-token"].insert((*it)[2]);
+    }
     return keys;
 }
 

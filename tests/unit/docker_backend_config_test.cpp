@@ -70,7 +70,7 @@ TEST(DockerBackendConfig, RelativePathsResolveAgainstConfigDir) {
 }
 
 TEST(DockerBackendConfig, UnknownKeyIsAnErrorNamingIt) {
-    EXPECT_THAT(parse_error({{"imagee", "x"}}), HasSubstr("plugins.docker-backend.imagee: unknown key"));
+    EXPECT_THAT(parse_error({{"imagee", "x"}}), HasSubstr("plugins.docker-backend.imagee: unknown setting"));
 }
 
 TEST(DockerBackendConfig, TableMustBeATable) {

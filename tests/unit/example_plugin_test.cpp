@@ -169,12 +169,14 @@ TEST_F(ExamplePluginTest, WithoutAdminTokensNoRequestGetsTheAdminRole) {
 TEST_F(ExamplePluginTest, TheLoaderRefusesAnInvalidTableNamingThePluginAndTheKey) {
     const std::string prefix = "plugin 'allowlist' (" CI_BUILD_DIR "/plugins/libci_auth_allowlist.so): failed to start: ";
     EXPECT_EQ(load_error("tokens = [\"" + kUserA + "\"]\ntoken = \"x\"\n"),
-              prefix + "token: unknown key (known: tokens, tokens_file, admin_tokens, admin_tokens_file)");
-    EXPECT_EQ(load_error(""), prefix + "tokens: no user token configured (set tokens or tokens_file)");
-    EXPECT_EQ(load_error("tokens = \"" + kUserA + "\"\n"), prefix + "tokens: must be an array of strings");
-    EXPECT_EQ(load_error("tokens = [\"" + kUserA + "\", 7]\n"), prefix + "tokens[1]: must be a string");
+              prefix + "plugins.allowlist.token: unknown setting");
+    EXPECT_EQ(load_error(""), prefix + "plugins.allowlist.tokens: no user token configured (set tokens or tokens_file)");
+    EXPECT_EQ(load_error("tokens = \"" + kUserA + "\"\n"),
+              prefix + "plugins.allowlist.tokens: expected an array of strings, got a string");
+    EXPECT_EQ(load_error("tokens = [\"" + kUserA + "\", 7]\n"),
+              prefix + "plugins.allowlist.tokens[1]: expected a string, got an integer");
     EXPECT_EQ(load_error("tokens = [\"" + kUserA + "\"]\nadmin_tokens = [\"" + kUserA + "\"]\n"),
-              prefix + "admin_tokens: a token is also a user token; the lists must not overlap");
+              prefix + "plugins.allowlist.admin_tokens: a token is also a user token; the lists must not overlap");
 }
 
 TEST_F(ExamplePluginTest, BadTokensAreRefusedWithoutShowingThem) {

@@ -69,7 +69,7 @@ TEST(LoopDiskConfig, RelativePathsAreResolvedAgainstTheConfigDir) {
 }
 
 TEST(LoopDiskConfig, UnknownKeyIsNamed) {
-    EXPECT_THAT(parse_error({{"image_dri", "/x"}}), HasSubstr("plugins.loop-disk.image_dri: unknown key"));
+    EXPECT_THAT(parse_error({{"image_dri", "/x"}}), HasSubstr("plugins.loop-disk.image_dri: unknown setting"));
 }
 
 TEST(LoopDiskConfig, WrongTypesAndRangesAreNamed) {

@@ -2,60 +2,44 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <stdexcept>
 
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 #include "token_store.hpp"
 
 namespace ci::auth {
 namespace {
 
-const char* const kKeys[] = {"header", "token", "token_file", "admin_token", "admin_token_file"};
+// A token given inline wins; otherwise the file (created when absent). Read before anything is
+// created, so a misspelt key fails the start without leaving a token file behind.
+struct TokenSource {
+    std::string inline_token;
+    std::string file;
 
-std::string string_key(const nlohmann::json& table, const char* key) {
-    auto it = table.find(key);
-    if (it == table.end()) return {};
-    if (!it->is_string()) throw std::invalid_argument(std::string("'") + key + "' must be a string");
-    return it->get<std::string>();
-}
-
-std::string resolve(const std::string& config_dir, const std::string& path) {
-    std::filesystem::path p(path);
-    return p.is_absolute() ? p.string() : (std::filesystem::path(config_dir) / p).string();
-}
-
-// A token given inline wins; otherwise the file (created when absent).
-std::string token_from(const plugin::PluginContext& ctx, const char* inline_key,
-                       const char* file_key, const char* default_file) {
-    std::string token = string_key(ctx.config, inline_key);
-    if (!token.empty()) {
-        if (token.size() < 16)
-            throw std::invalid_argument(std::string("'") + inline_key + "' must be at least 16 characters");
-        return token;
+    TokenSource(plugin::Settings& settings, const std::string& config_dir, const char* inline_key,
+                const char* file_key, const char* default_file)
+        : inline_token(settings.text(inline_key, "", plugin::Settings::Empty::allowed)),
+          file(settings.path(file_key, default_file, config_dir)) {
+        if (!inline_token.empty() && inline_token.size() < 16) settings.fail(inline_key, "must be at least 16 characters");
     }
-    std::string file = string_key(ctx.config, file_key);
-    return load_or_create_token(resolve(ctx.config_dir, file.empty() ? default_file : file));
-}
+    std::string token() const { return inline_token.empty() ? load_or_create_token(file) : inline_token; }
+};
 
 }  // namespace
 
 TokenAuthConfig load_token_auth_config(const plugin::PluginContext& ctx) {
-    if (!ctx.config.is_object()) throw std::invalid_argument("the plugin table must be a table");
-    for (const auto& [key, value] : ctx.config.items()) {
-        if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys))
-            throw std::invalid_argument("unknown key '" + key + "'");
-    }
+    plugin::Settings settings = ctx.settings();
     TokenAuthConfig config;
-    std::string header = string_key(ctx.config, "header");
-    if (!header.empty()) {
-        std::transform(header.begin(), header.end(), header.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        config.header = header;
-    }
-    config.user_token = token_from(ctx, "token", "token_file", "var/auth_token.txt");
-    config.admin_token = token_from(ctx, "admin_token", "admin_token_file", "var/admin_token.txt");
-    if (protocol::constant_time_equal(config.user_token, config.admin_token))
+    std::string header = settings.text("header", config.header);
+    std::transform(header.begin(), header.end(), header.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    config.header = header;
+    const TokenSource user(settings, ctx.config_dir, "token", "token_file", "var/auth_token.txt");
+    const TokenSource admin(settings, ctx.config_dir, "admin_token", "admin_token_file", "var/admin_token.txt");
+    settings.reject_unknown();
+    config.user_token = user.token();
+    config.admin_token = admin.token();
+    if (crypto::constant_time_equal(config.user_token, config.admin_token))
         throw std::invalid_argument("the user token and the admin token must differ");
     return config;
 }
@@ -71,8 +55,8 @@ plugin::AuthDecision TokenAuth::authenticate(const plugin::AuthRequest& request)
         return decision;
     }
     // Compare against both tokens every time so timing does not tell which one nearly matched.
-    bool is_admin = protocol::constant_time_equal(it->second, config_.admin_token);
-    bool is_user = protocol::constant_time_equal(it->second, config_.user_token);
+    bool is_admin = crypto::constant_time_equal(it->second, config_.admin_token);
+    bool is_user = crypto::constant_time_equal(it->second, config_.user_token);
     if (is_admin || is_user) {
         decision.allowed = true;
         decision.role = is_admin ? plugin::Role::admin : plugin::Role::user;

@@ -1,5 +1,7 @@
 #include "storage_config.hpp"
 
+#include "code_interpreter/plugin/settings.hpp"
+
 #include <sys/mount.h>
 
 #include <algorithm>
@@ -19,36 +21,9 @@ using nlohmann::json;
     throw std::invalid_argument(table + "." + key + ": " + problem);
 }
 
-const json* find(const json& config, const std::string& key) {
-    if (!config.is_object()) return nullptr;
-    auto it = config.find(key);
-    return it == config.end() ? nullptr : &*it;
-}
-
-void read_string(const json& config, const std::string& table, const std::string& key, std::string& out) {
-    const json* v = find(config, key);
-    if (!v) return;
-    if (!v->is_string()) fail(table, key, "expected a string, got " + std::string(v->type_name()));
-    out = v->get<std::string>();
-    if (out.empty()) fail(table, key, "must not be empty");
-}
-
-template <class Int>
-void read_integer(const json& config, const std::string& table, const std::string& key, Int& out,
-                  std::uint64_t min, std::uint64_t max) {
-    const json* v = find(config, key);
-    if (!v) return;
-    if (!v->is_number_integer()) fail(table, key, "expected an integer, got " + std::string(v->type_name()));
-    const bool negative = !v->is_number_unsigned() && v->get<std::int64_t>() < 0;
-    const std::uint64_t value = negative ? 0 : v->get<std::uint64_t>();
-    if (negative || value < min || value > max)
-        fail(table, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v->dump());
-    out = static_cast<Int>(value);
-}
-
 // An absolute, normalised directory path without a trailing slash.
-std::string directory_path(const json& config, const std::string& table, const std::string& key,
-                           const std::string& value, const std::string& config_dir) {
+std::string directory_path(const std::string& table, const std::string& key, const std::string& value,
+                           const std::string& config_dir) {
     std::filesystem::path p(value);
     if (p.is_relative()) p = std::filesystem::path(config_dir.empty() ? "." : config_dir) / p;
     std::string s = std::filesystem::absolute(p).lexically_normal().string();
@@ -107,35 +82,22 @@ MountOptions parse_mount_options(const std::string& options) {
 }
 
 StorageConfig parse_storage_config(const json& config, const std::string& config_dir, const std::string& table) {
-    if (!config.is_null() && !config.is_object())
-        throw std::invalid_argument(table + ": expected a table, got " + std::string(config.type_name()));
-    static const std::set<std::string> kKnown = {"image_dir",  "mount_dir",     "instance",    "owner_uid",
-                                                 "owner_gid",  "mount_options", "max_size_mb", "min_free_mb",
-                                                 "path"};  // the loader's own key, tolerated
-    if (config.is_object()) {
-        for (const auto& [key, value] : config.items())
-            if (!kKnown.count(key))
-                fail(table, key, "unknown key (known: image_dir, mount_dir, instance, owner_uid, owner_gid, "
-                                 "mount_options, max_size_mb, min_free_mb)");
-    }
-
+    ci::plugin::Settings reader(config, table);
     StorageConfig c;
-    constexpr std::uint64_t kMaxId = std::numeric_limits<std::int32_t>::max();
-    read_string(config, table, "image_dir", c.image_dir);
-    read_string(config, table, "mount_dir", c.mount_dir);
-    read_string(config, table, "instance", c.instance);
-    read_integer(config, table, "owner_uid", c.owner_uid, 0, kMaxId);
-    read_integer(config, table, "owner_gid", c.owner_gid, 0, kMaxId);
-    if (find(config, "mount_options")) {
-        const json& v = *find(config, "mount_options");
-        if (!v.is_string()) fail(table, "mount_options", "expected a string, got " + std::string(v.type_name()));
-        c.mount_options = v.get<std::string>();  // may be empty: nosuid,nodev still apply
-    }
-    read_integer(config, table, "max_size_mb", c.max_size_mb, 1, std::uint64_t{1} << 24);  // 16 TiB, ext4's limit
-    read_integer(config, table, "min_free_mb", c.min_free_mb, 0, std::uint64_t{1} << 32);   // 4 PiB
+    constexpr std::uint32_t kMaxId = std::numeric_limits<std::int32_t>::max();
+    c.image_dir = reader.text("image_dir", c.image_dir);
+    c.mount_dir = reader.text("mount_dir", c.mount_dir);
+    c.instance = reader.text("instance", c.instance);
+    c.owner_uid = reader.integer<std::uint32_t>("owner_uid", c.owner_uid, 0, kMaxId);
+    c.owner_gid = reader.integer<std::uint32_t>("owner_gid", c.owner_gid, 0, kMaxId);
+    // May be empty: nosuid,nodev still apply.
+    c.mount_options = reader.text("mount_options", c.mount_options, ci::plugin::Settings::Empty::allowed);
+    c.max_size_mb = reader.integer<std::uint64_t>("max_size_mb", c.max_size_mb, 1, std::uint64_t{1} << 24);  // 16 TiB, ext4's limit
+    c.min_free_mb = reader.integer<std::uint64_t>("min_free_mb", c.min_free_mb, 0, std::uint64_t{1} << 32);  // 4 PiB
+    reader.reject_unknown({"path"});  // the loader's own key, tolerated
 
-    c.image_dir = directory_path(config, table, "image_dir", c.image_dir, config_dir);
-    c.mount_dir = directory_path(config, table, "mount_dir", c.mount_dir, config_dir);
+    c.image_dir = directory_path(table, "image_dir", c.image_dir, config_dir);
+    c.mount_dir = directory_path(table, "mount_dir", c.mount_dir, config_dir);
     if (c.image_dir == c.mount_dir) fail(table, "mount_dir", "must differ from image_dir");
 
     // Names are "<instance>-<worker id>" and worker ids hold no '-', so an instance "a" never

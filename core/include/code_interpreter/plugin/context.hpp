@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "code_interpreter/plugin/settings.hpp"
+
 namespace ci::plugin {
 
 enum class LogLevel { debug, info, warn, error };
@@ -17,6 +19,10 @@ struct PluginContext {
     nlohmann::json config;   // the plugin's own table, without the loader's "path" key
     // Writes one line to the gateway's log. Never pass secrets or user code.
     std::function<void(LogLevel, const std::string&)> log;
+
+    // The plugin's table, read with types, ranges and defaults checked (settings.hpp); errors name
+    // the key as plugins.<name>.<key>.
+    Settings settings() const { return Settings(config, "plugins." + name); }
 };
 
 }  // namespace ci::plugin

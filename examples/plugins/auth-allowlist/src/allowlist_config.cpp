@@ -7,15 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <stdexcept>
 
 namespace ci::example {
 namespace {
-
-using nlohmann::json;
-
-const std::set<std::string> kKeys = {"tokens", "tokens_file", "admin_tokens", "admin_tokens_file"};
 
 bool token68_char(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -33,22 +28,16 @@ std::string token_problem(const std::string& token) {
     return {};
 }
 
-void add_token(std::vector<std::string>& out, std::string token, const std::string& where) {
-    if (std::string problem = token_problem(token); !problem.empty())
-        throw std::invalid_argument(where + ": " + problem);
+void add_token(const plugin::Settings& settings, std::vector<std::string>& out, std::string token,
+               const std::string& where) {
+    if (std::string problem = token_problem(token); !problem.empty()) settings.fail(where, problem);
     out.push_back(std::move(token));
 }
 
-void read_inline(const json& table, const std::string& key, std::vector<std::string>& out) {
-    auto it = table.find(key);
-    if (it == table.end()) return;
-    if (!it->is_array()) throw std::invalid_argument(key + ": must be an array of strings");
-    for (std::size_t i = 0; i < it->size(); ++i) {
-        const json& entry = (*it)[i];
-        const std::string where = key + "[" + std::to_string(i) + "]";
-        if (!entry.is_string()) throw std::invalid_argument(where + ": must be a string");
-        add_token(out, entry.get<std::string>(), where);
-    }
+void read_inline(plugin::Settings& settings, const std::string& key, std::vector<std::string>& out) {
+    const std::vector<std::string> tokens = settings.texts(key, {});
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+        add_token(settings, out, tokens[i], key + "[" + std::to_string(i) + "]");
 }
 
 std::string trim(const std::string& s) {
@@ -57,52 +46,45 @@ std::string trim(const std::string& s) {
     return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-void read_file(const plugin::PluginContext& context, const std::string& key, std::vector<std::string>& out) {
-    auto it = context.config.find(key);
-    if (it == context.config.end()) return;
-    if (!it->is_string() || it->get<std::string>().empty())
-        throw std::invalid_argument(key + ": must be a non-empty string (a file path)");
-    std::filesystem::path path = it->get<std::string>();
-    if (path.is_relative()) path = std::filesystem::path(context.config_dir) / path;
+void read_file(plugin::Settings& settings, const std::string& config_dir, const std::string& key,
+               std::vector<std::string>& out) {
+    if (!settings.has(key)) return;
+    const std::filesystem::path path = settings.path(key, "", config_dir);
 
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
-        throw std::runtime_error(key + ": cannot read '" + path.string() + "': " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) throw std::runtime_error(key + ": '" + path.string() + "' is not a regular file");
+        settings.fail(key, "cannot read '" + path.string() + "': " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) settings.fail(key, "'" + path.string() + "' is not a regular file");
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-        throw std::runtime_error(key + ": '" + path.string() + "' is accessible by group or others: chmod 600 it");
+        settings.fail(key, "'" + path.string() + "' is accessible by group or others: chmod 600 it");
     std::ifstream in(path);
-    if (!in) throw std::runtime_error(key + ": cannot open '" + path.string() + "'");
+    if (!in) settings.fail(key, "cannot open '" + path.string() + "'");
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
         line = trim(line);
         if (line.empty() || line.front() == '#') continue;
-        add_token(out, line, key + " '" + path.string() + "' line " + std::to_string(number));
+        add_token(settings, out, line, key + " '" + path.string() + "' line " + std::to_string(number));
     }
-    if (in.bad()) throw std::runtime_error(key + ": error reading '" + path.string() + "'");
+    if (in.bad()) settings.fail(key, "error reading '" + path.string() + "'");
 }
 
 }  // namespace
 
 AllowlistConfig parse_allowlist_config(const plugin::PluginContext& context) {
-    const json& table = context.config;
-    if (!table.is_object()) throw std::invalid_argument("the plugin's table must be a table");
-    for (const auto& [key, value] : table.items())
-        if (!kKeys.count(key))
-            throw std::invalid_argument(key + ": unknown key (known: tokens, tokens_file, admin_tokens, admin_tokens_file)");
-
+    // The SDK's reader: types checked, every error named plugins.<name>.<key>, unknown keys refused.
+    plugin::Settings settings = context.settings();
     AllowlistConfig config;
-    read_inline(table, "tokens", config.user_tokens);
-    read_file(context, "tokens_file", config.user_tokens);
-    read_inline(table, "admin_tokens", config.admin_tokens);
-    read_file(context, "admin_tokens_file", config.admin_tokens);
+    read_inline(settings, "tokens", config.user_tokens);
+    read_file(settings, context.config_dir, "tokens_file", config.user_tokens);
+    read_inline(settings, "admin_tokens", config.admin_tokens);
+    read_file(settings, context.config_dir, "admin_tokens_file", config.admin_tokens);
+    settings.reject_unknown();
 
-    if (config.user_tokens.empty())
-        throw std::invalid_argument("tokens: no user token configured (set tokens or tokens_file)");
+    if (config.user_tokens.empty()) settings.fail("tokens", "no user token configured (set tokens or tokens_file)");
     // A token in both lists would make its role depend on which list is checked first.
     for (const auto& admin : config.admin_tokens)
         if (std::find(config.user_tokens.begin(), config.user_tokens.end(), admin) != config.user_tokens.end())
-            throw std::invalid_argument("admin_tokens: a token is also a user token; the lists must not overlap");
+            settings.fail("admin_tokens", "a token is also a user token; the lists must not overlap");
     return config;
 }
 

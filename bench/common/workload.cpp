@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 namespace ci::bench {
 
@@ -93,7 +93,7 @@ bool answer_matches(const Step& step, const std::string* result_text) {
 }
 
 std::string random_uuid() {
-    std::string hex = protocol::random_hex(16);
+    std::string hex = crypto::random_hex(16);
     hex[12] = '4';                                           // version 4
     hex[16] = "89ab"[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];  // RFC 4122 variant
     return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' + hex.substr(16, 4) + '-' +

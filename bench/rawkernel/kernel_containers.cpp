@@ -11,7 +11,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 extern char** environ;
 
@@ -66,7 +66,7 @@ KernelContainers::~KernelContainers() {
 agent::ConnectionInfo KernelContainers::start(std::size_t index) {
     const std::filesystem::path host_dir = dir_ / ("k" + std::to_string(index));
     std::filesystem::create_directory(host_dir);
-    const std::string key = protocol::random_hex(32);
+    const std::string key = crypto::random_hex(32);
     // The kernel binds its sockets under the path it sees; the host connects to the same files.
     agent::ConnectionInfo inside{kMountPoint, key};
     {

@@ -48,23 +48,19 @@ struct AgentHub::Channel {
     }
 };
 
-AgentHub::AgentHub() {
-    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0) throw std::runtime_error("epoll_create1 failed");
+AgentHub::AgentHub()
+    : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (!wake_fd_) throw std::runtime_error("eventfd failed");
+    if (!epoll_fd_) throw std::runtime_error("epoll_create1 failed");
     epoll_event wake{};
     wake.events = EPOLLIN;
     wake.data.ptr = nullptr;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake) != 0) throw std::runtime_error("epoll_ctl failed");
+    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &wake) != 0)
+        throw std::runtime_error("epoll_ctl failed");
     thread_ = std::thread([this] { run(); });
 }
 
-AgentHub::~AgentHub() {
-    stop();
-    ::close(epoll_fd_);
-    ::close(wake_fd_);
-}
+AgentHub::~AgentHub() { stop(); }
 
 void AgentHub::post(Command command) {
     {
@@ -78,7 +74,7 @@ void AgentHub::post(Command command) {
         commands_.push_back(std::move(command));
     }
     std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+    [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
 }
 
 void AgentHub::connect(const std::string& worker_id, const std::string& endpoint, const std::string& key) {
@@ -89,10 +85,10 @@ void AgentHub::disconnect(const std::string& worker_id, const std::string& why) 
     post(Command{Command::Kind::disconnect, worker_id, why, {}, {}, {}, {}});
 }
 
-void AgentHub::request(const std::string& worker_id, nlohmann::json body, Clock::time_point deadline,
+void AgentHub::request(const std::string& worker_id, const protocol::Request& request, Clock::time_point deadline,
                        Callback callback, EventCallback on_event) {
-    post(Command{Command::Kind::request, worker_id, {}, {}, std::move(body), deadline, std::move(callback),
-                 std::move(on_event)});
+    post(Command{Command::Kind::request, worker_id, {}, {}, protocol::encode_request(request), deadline,
+                 std::move(callback), std::move(on_event)});
 }
 
 void AgentHub::set_on_lost(LostCallback callback) {
@@ -146,14 +142,14 @@ void AgentHub::run() {
             timeout = std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(0), timeout);
         }
         epoll_event events[64];
-        int ready = ::epoll_wait(epoll_fd_, events, 64, static_cast<int>(timeout.count()));
+        int ready = ::epoll_wait(epoll_fd_.get(), events, 64, static_cast<int>(timeout.count()));
         // Callbacks run from here may post commands; those are applied on the next turn, so no
         // channel goes away while this batch is handled.
         for (int i = 0; i < ready; ++i) {
             auto* tag = static_cast<Channel::Tag*>(events[i].data.ptr);
             if (!tag) {
                 std::uint64_t count;
-                [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
+                [[maybe_unused]] auto n = ::read(wake_fd_.get(), &count, sizeof count);
             } else if (tag->monitor) {
                 watch(*tag->channel);
             } else {
@@ -236,14 +232,14 @@ void AgentHub::watch_fds(Channel& channel) {
         epoll_event event{};
         event.events = EPOLLIN;
         event.data.ptr = tag;
-        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, socket.get(zmq::sockopt::fd), &event) != 0)
+        if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, socket.get(zmq::sockopt::fd), &event) != 0)
             throw std::runtime_error("epoll_ctl failed for worker " + channel.worker_id);
     }
 }
 
 void AgentHub::unwatch_fds(Channel& channel) {
     for (zmq::socket_t* socket : {&channel.socket, &channel.monitor})
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, socket->get(zmq::sockopt::fd), nullptr);
+        ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, socket->get(zmq::sockopt::fd), nullptr);
 }
 
 void AgentHub::receive(Channel& channel) {

@@ -2,6 +2,7 @@
 // Answering a request: JSON bodies, typed errors, and the parsing steps shared by every route.
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -35,6 +36,10 @@ inline constexpr char kAllowMethods[] = "Access-Control-Allow-Methods";
 inline constexpr char kAllowHeaders[] = "Access-Control-Allow-Headers";
 inline constexpr char kExposeHeaders[] = "Access-Control-Expose-Headers";
 inline constexpr char kMaxAge[] = "Access-Control-Max-Age";
+
+// `attachment` naming the path's last component: an ASCII filename (other bytes as '_') and the
+// exact name as RFC 5987 filename*.
+std::string attachment_disposition(std::string_view path);
 
 void send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body);
 void send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error);

@@ -127,22 +127,14 @@ std::string render_prometheus(const MetricsSnapshot& m) {
 Metrics::Metrics()
     : started_(Clock::now()), execution_seconds_(kExecutionBuckets), creation_seconds_(kCreationBuckets) {}
 
-SessionManager::Done Metrics::timed_execution(SessionManager::Done done) {
-    return [this, started = Clock::now(), done = std::move(done)](ExecutionOutcome outcome) {
-        execution_finished(outcome, Clock::now() - started);
-        done(std::move(outcome));
-    };
+void Metrics::execution_answered(bool code_raised, Clock::duration latency) {
+    (code_raised ? user_error_ : ok_).fetch_add(1, std::memory_order_relaxed);
+    execution_seconds_.observe(latency);
 }
 
-void Metrics::execution_finished(const ExecutionOutcome& outcome, Clock::duration latency) {
-    if (const auto* error = std::get_if<ApiError>(&outcome)) {
-        const auto slot = std::min(static_cast<std::size_t>(error->reason), kReasonSlots - 1);
-        failed_[slot].fetch_add(1, std::memory_order_relaxed);
-    } else if (std::get<ExecutionAnswer>(outcome).result.status == "ok") {
-        ok_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-        user_error_.fetch_add(1, std::memory_order_relaxed);
-    }
+void Metrics::execution_failed(ErrorReason reason, Clock::duration latency) {
+    const auto slot = std::min(static_cast<std::size_t>(reason), kReasonSlots - 1);
+    failed_[slot].fetch_add(1, std::memory_order_relaxed);
     execution_seconds_.observe(latency);
 }
 

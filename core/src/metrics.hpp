@@ -10,8 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "session_manager.hpp"
-#include "worker_pool.hpp"
+#include "api_error.hpp"
+#include "code_interpreter/plugin/result.hpp"
+#include "stats.hpp"
 
 namespace ci {
 
@@ -55,9 +56,9 @@ public:
 
     Metrics();
 
-    // Wraps an execution's completion so its outcome and its time from now are counted.
-    SessionManager::Done timed_execution(SessionManager::Done done);
-    void execution_finished(const ExecutionOutcome& outcome, Clock::duration latency);
+    // An execution answered after latency: the code ran (and raised or not), or the API error.
+    void execution_answered(bool code_raised, Clock::duration latency);
+    void execution_failed(ErrorReason reason, Clock::duration latency);
     // A worker's agent answered, this long after its creation began.
     void worker_created(Clock::duration took);
     void worker_creation_failed(plugin::FailureKind kind);

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "code_interpreter/fd/unique_fd.hpp"
 #include "request_fields.hpp"
 
 namespace ci {
@@ -73,21 +74,17 @@ void PoolStateFile::save(const std::vector<SavedWorker>& workers) const {
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
     const std::string temporary = path_ + ".tmp";
-    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) throw std::runtime_error("cannot write " + temporary + ": " + std::strerror(errno));
+    fd::UniqueFd file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!file) throw std::runtime_error("cannot write " + temporary + ": " + std::strerror(errno));
     const std::string text = pool_state_text(workers);
     std::size_t done = 0;
     while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        ssize_t n = ::write(file.get(), text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int err = errno;
-            ::close(fd);
-            throw std::runtime_error("cannot write " + temporary + ": " + std::strerror(err));
-        }
+        if (n <= 0) throw std::runtime_error("cannot write " + temporary + ": " + std::strerror(errno));
         done += static_cast<std::size_t>(n);
     }
-    ::close(fd);
+    if (int err = file.close()) throw std::runtime_error("cannot write " + temporary + ": " + std::strerror(err));
     // A process crash after rename leaves the whole new file; no fsync: a host crash ends the
     // workers too.
     if (::rename(temporary.c_str(), path_.c_str()) != 0)

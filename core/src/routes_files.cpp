@@ -4,7 +4,7 @@
 // one (the JSON answers say new_session: true, as /execute's do). The worker's agent serves file
 // operations beside the executions: they never wait behind a running one, and a refused operation
 // (a missing file, a path leaving the workspace) leaves the worker alone. Refusals are the usual
-// JSON error body (plus new_session and previous_session), statuses as in file_transfer.hpp.
+// JSON error body (plus new_session and previous_session), statuses as in agent_errors.hpp.
 //
 // The same POST routes also take the original project's JSON bodies (a "files" array) for its file
 // transfer by URL: routes_url_files.cpp.
@@ -32,7 +32,7 @@
 #include <optional>
 
 #include "code_interpreter/protocol/base64.hpp"
-#include "file_transfer.hpp"
+#include "agent_errors.hpp"
 #include "http_reply.hpp"
 #include "multipart.hpp"
 #include "request_fields.hpp"
@@ -52,7 +52,7 @@ using OnReply = std::function<void(ResponseWriter&, const nlohmann::json& reply,
 
 // Sends request to user's agent; answers its refusal as an error (limit_note is added to a
 // too_large one) and its success through on_reply.
-void call_agent(ApiServices& services, const std::string& user, nlohmann::json request, ResponseWriter writer,
+void call_agent(ApiServices& services, const std::string& user, protocol::Request request, ResponseWriter writer,
                 std::string limit_note, OnReply on_reply) {
     auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
     services.sessions.call_agent(
@@ -157,11 +157,7 @@ void handle_file_upload(const Request& request, ResponseWriter writer, ApiServic
                                                                 limit_note("files.max_upload_bytes", limit)});
         return;
     }
-    nlohmann::json op = {{"op", "file_write"},
-                         {"path", *path},
-                         {"data_base64", protocol::base64_encode(upload->data)},
-                         {"overwrite", *overwrite},
-                         {"make_parents", true}};
+    protocol::FileWriteRequest op{.path = *path, .data = std::string(upload->data), .overwrite = *overwrite};
     call_agent(services, *user, std::move(op), std::move(writer), limit_note("files.max_upload_bytes", limit),
                [](ResponseWriter& out, const nlohmann::json& reply, nlohmann::json body) {
                    body["path"] = reply.at("file").at("path");
@@ -177,7 +173,7 @@ void handle_file_download(const Request& request, ResponseWriter writer, ApiServ
     auto path = or_answer(path_field(nlohmann::json::object(), query.get("path")), writer);
     if (!path) return;
     const auto limit = services.config.files.max_download_bytes;
-    nlohmann::json op = {{"op", "file_read"}, {"path", *path}, {"max_bytes", limit}};
+    protocol::FileReadRequest op{.path = *path, .max_bytes = limit};
     call_agent(services, *user, std::move(op), std::move(writer), limit_note("files.max_download_bytes", limit),
                [](ResponseWriter& out, const nlohmann::json& reply, nlohmann::json) {
                    auto bytes = protocol::base64_decode(reply.at("data_base64").get_ref<const std::string&>());
@@ -203,7 +199,7 @@ void handle_file_export(const Request& request, ResponseWriter writer, ApiServic
     auto path = or_answer(path_field(*body, request.query().get("path")), writer);
     if (!path) return;
     const auto limit = services.config.files.max_download_bytes;
-    nlohmann::json op = {{"op", "file_read"}, {"path", *path}, {"max_bytes", limit}};
+    protocol::FileReadRequest op{.path = *path, .max_bytes = limit};
     call_agent(services, *user, std::move(op), std::move(writer), limit_note("files.max_download_bytes", limit),
                [](ResponseWriter& out, const nlohmann::json& reply, nlohmann::json answer) {
                    answer["path"] = reply.at("file").at("path");
@@ -220,7 +216,7 @@ void handle_file_list(const Request& request, ResponseWriter writer, ApiServices
     std::optional<std::string> path = ".";
     if (query.has("path")) path = or_answer(path_field(nlohmann::json::object(), query.get("path")), writer);
     if (!path) return;
-    call_agent(services, *user, {{"op", "file_list"}, {"path", *path}}, std::move(writer), "",
+    call_agent(services, *user, protocol::FileListRequest{*path}, std::move(writer), "",
                [](ResponseWriter& out, const nlohmann::json& reply, nlohmann::json body) {
                    body["path"] = reply.at("path");
                    body["entries"] = reply.at("entries");
@@ -238,8 +234,7 @@ void handle_file_delete(const Request& request, ResponseWriter writer, ApiServic
     if (!path) return;
     auto recursive = or_answer(flag_field(*body, query.get("recursive"), "recursive", false), writer);
     if (!recursive) return;
-    nlohmann::json op = {{"op", "file_delete"}, {"path", *path}, {"recursive", *recursive}};
-    call_agent(services, *user, std::move(op), std::move(writer), "",
+    call_agent(services, *user, protocol::FileDeleteRequest{*path, *recursive}, std::move(writer), "",
                [path = *path](ResponseWriter& out, const nlohmann::json&, nlohmann::json body) {
                    body["status"] = "ok";
                    body["path"] = path;

@@ -15,7 +15,7 @@
 #include <memory>
 #include <mutex>
 
-#include "file_transfer.hpp"
+#include "agent_errors.hpp"
 #include "http_reply.hpp"
 #include "request_fields.hpp"
 #include "result_format.hpp"
@@ -55,7 +55,7 @@ WorkspaceCall session_workspace(ApiServices& services, std::string user, std::sh
     // a transfer thread against a lost answer.
     const auto bound = timeout + services.config.pool.acquire_timeout + std::chrono::seconds(30);
     return [&sessions = services.sessions, user = std::move(user), note, timeout,
-            bound](nlohmann::json request) -> std::variant<nlohmann::json, ApiError> {
+            bound](protocol::Request request) -> std::variant<nlohmann::json, ApiError> {
         auto promise = std::make_shared<std::promise<AgentCallOutcome>>();
         auto answered = promise->get_future();
         sessions.call_agent(user, std::move(request), timeout,
@@ -118,51 +118,44 @@ void answer_transfers(ResponseWriter& writer, int success_status, const std::vec
     send_error(writer, *first);
 }
 
+// Checks the body as the original does, runs the transfer and answers with success_status and
+// describe(file, size) per file that moved.
+template <class Item, class Parse, class Run, class Describe>
+void transfer(const Request& request, const nlohmann::json& body, ResponseWriter writer, ApiServices& services,
+              Parse parse, Run run, int success_status, Describe describe) {
+    auto user = or_answer(user_uuid(body, request.query().get("user_uuid")), writer, Dialect::original);
+    if (!user) return;
+    auto files = or_answer(parse(body), writer, Dialect::original);
+    if (!files) return;
+    auto shared_files = std::make_shared<std::vector<Item>>(std::move(*files));
+    auto note = std::make_shared<SessionNote>();
+    auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
+    run(*shared_files, session_workspace(services, *user, note),
+        [shared_writer, shared_files, note, success_status, describe](auto result) {
+            answer_transfers(*shared_writer, success_status, *shared_files, result, *note, describe);
+        });
+}
+
 }  // namespace
 
 void handle_url_import(const Request& request, const nlohmann::json& body, ResponseWriter writer,
                        ApiServices& services) {
-    auto user = or_answer(user_uuid(body, request.query().get("user_uuid")), writer, Dialect::original);
-    if (!user) return;
-    auto parsed = parse_url_imports(body);
-    if (auto* error = std::get_if<ApiError>(&parsed)) {
-        send_error(writer, in_terms_of(Dialect::original, *error));
-        return;
-    }
-    auto files = std::make_shared<std::vector<UrlImport>>(std::get<std::vector<UrlImport>>(std::move(parsed)));
-    auto note = std::make_shared<SessionNote>();
-    auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
-    services.transfers.import_files(*files, session_workspace(services, *user, note),
-                                    [shared_writer, files, note](auto result) {
-                                        answer_transfers(*shared_writer, 201, *files, result, *note,
-                                                         [](const UrlImport& file, std::uint64_t size) {
-                                                             return nlohmann::json{{"full_path", file.file.absolute},
-                                                                                   {"size", size}};
-                                                         });
-                                    });
+    transfer<UrlImport>(
+        request, body, std::move(writer), services, parse_url_imports,
+        [&](auto files, auto workspace, auto done) { services.transfers.import_files(files, workspace, done); }, 201,
+        [](const UrlImport& file, std::uint64_t size) {
+            return nlohmann::json{{"full_path", file.file.absolute}, {"size", size}};
+        });
 }
 
 void handle_url_export(const Request& request, const nlohmann::json& body, ResponseWriter writer,
                        ApiServices& services) {
-    auto user = or_answer(user_uuid(body, request.query().get("user_uuid")), writer, Dialect::original);
-    if (!user) return;
-    auto parsed = parse_url_exports(body);
-    if (auto* error = std::get_if<ApiError>(&parsed)) {
-        send_error(writer, in_terms_of(Dialect::original, *error));
-        return;
-    }
-    auto files = std::make_shared<std::vector<UrlExport>>(std::get<std::vector<UrlExport>>(std::move(parsed)));
-    auto note = std::make_shared<SessionNote>();
-    auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
-    services.transfers.export_files(*files, session_workspace(services, *user, note),
-                                    [shared_writer, files, note](auto result) {
-                                        answer_transfers(*shared_writer, 200, *files, result, *note,
-                                                         [](const UrlExport& file, std::uint64_t size) {
-                                                             return nlohmann::json{{"path", file.file.request_path},
-                                                                                   {"name", file.file.name},
-                                                                                   {"size", size}};
-                                                         });
-                                    });
+    transfer<UrlExport>(
+        request, body, std::move(writer), services, parse_url_exports,
+        [&](auto files, auto workspace, auto done) { services.transfers.export_files(files, workspace, done); }, 200,
+        [](const UrlExport& file, std::uint64_t size) {
+            return nlohmann::json{{"path", file.file.request_path}, {"name", file.file.name}, {"size", size}};
+        });
 }
 
 }  // namespace ci

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "agent_errors.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -26,7 +27,7 @@ constexpr auto kExpiryMemory = std::chrono::hours(24);
 }  // namespace
 
 SessionManager::SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool,
-                               AgentHub& hub, TaskRunner& tasks, Metrics& metrics)
+                               AgentChannel& hub, TaskRunner& tasks, Metrics& metrics)
     : config_(config), limits_(limits), pool_(pool), hub_(hub), tasks_(tasks), metrics_(metrics),
       // One more than the cores keeps them busy while a finished execution's answer travels
       // back and the next one is sent (measured: docs/benchmarks.md).
@@ -90,7 +91,14 @@ void SessionManager::reap() {
 }
 
 void SessionManager::execute(const std::string& user, std::string code, ExecuteOptions options, Done done) {
-    done = metrics_.timed_execution(std::move(done));
+    // Every outcome is counted, with its time from here.
+    done = [this, started = Clock::now(), done = std::move(done)](ExecutionOutcome outcome) {
+        if (const auto* error = std::get_if<ApiError>(&outcome))
+            metrics_.execution_failed(error->reason, Clock::now() - started);
+        else
+            metrics_.execution_answered(std::get<ExecutionAnswer>(outcome).result.status != "ok", Clock::now() - started);
+        done(std::move(outcome));
+    };
     std::uint64_t new_session = 0;
     {
         std::unique_lock lock(mu_);
@@ -158,18 +166,16 @@ void SessionManager::interrupt_execution(const std::string& user, InterruptDone 
         done(false);
         return;
     }
-    hub_.request(worker->id, {{"op", "interrupt"}}, AgentHub::Clock::now() + config_.interrupt_grace,
-                 [done = std::move(done)](AgentReply reply) {
+    hub_.request(worker->id, protocol::InterruptRequest{}, AgentChannel::Clock::now() + config_.interrupt_grace,
+                 [done = std::move(done), grace = config_.interrupt_grace](AgentReply reply) {
                      if (reply.status == AgentReply::Status::ok)
                          done(reply.body.value("interrupted", false));
-                     else if (reply.status == AgentReply::Status::disconnected)
-                         done(ApiError{ErrorReason::session_released, "the session ended before it was interrupted"});
-                     else
-                         done(ApiError{ErrorReason::worker_lost, "the worker did not take the interrupt: " + reply.message});
+                     else  // the agent answers an interrupt at once: no answer means it is gone
+                         done(unanswered_error(reply, "the interrupt", grace, ErrorReason::worker_lost));
                  });
 }
 
-void SessionManager::call_agent(const std::string& user, nlohmann::json request, std::chrono::milliseconds timeout,
+void SessionManager::call_agent(const std::string& user, protocol::Request request, std::chrono::milliseconds timeout,
                                 AgentCallDone done) {
     std::uint64_t new_session = 0;
     AgentCallAnswer answer;
@@ -201,28 +207,17 @@ void SessionManager::call_agent(const std::string& user, nlohmann::json request,
 }
 
 // An agent error here is about the request (a missing file, say), not the worker: it stays.
-void SessionManager::send_call(const WorkerPtr& worker, nlohmann::json request, std::chrono::milliseconds timeout,
+void SessionManager::send_call(const WorkerPtr& worker, protocol::Request request, std::chrono::milliseconds timeout,
                                AgentCallAnswer answer, AgentCallDone done) {
-    hub_.request(worker->id, std::move(request), AgentHub::Clock::now() + timeout,
+    hub_.request(worker->id, request, AgentChannel::Clock::now() + timeout,
                  [answer = std::move(answer), done = std::move(done), timeout](AgentReply reply) mutable {
-                     switch (reply.status) {
-                         case AgentReply::Status::ok:
-                         case AgentReply::Status::agent_error:
-                             answer.ok = reply.status == AgentReply::Status::ok;
-                             answer.body = std::move(reply.body);
-                             done(std::move(answer));
-                             return;
-                         case AgentReply::Status::timeout:
-                             done(ApiError{ErrorReason::timeout, "the worker did not answer within " +
-                                                                     std::to_string(timeout.count()) + " ms"});
-                             return;
-                         case AgentReply::Status::disconnected:
-                             done(ApiError{ErrorReason::session_released, "the session ended before the worker answered"});
-                             return;
-                         case AgentReply::Status::lost:
-                             done(ApiError{ErrorReason::worker_lost, reply.message});
-                             return;
+                     if (reply.status != AgentReply::Status::ok && reply.status != AgentReply::Status::agent_error) {
+                         done(unanswered_error(reply, "the file operation", timeout));
+                         return;
                      }
+                     answer.ok = reply.status == AgentReply::Status::ok;
+                     answer.body = std::move(reply.body);
+                     done(std::move(answer));
                  });
 }
 
@@ -314,14 +309,13 @@ void SessionManager::send_next(const std::string& user, Session& session) {
     session.running = true;
     session.execution = execution;
     session.last_used = Clock::now();
-    nlohmann::json request = {{"op", "execute"},
-                              {"code", std::move(next.code)},
-                              {"max_output_bytes", config_.max_output_bytes},
-                              {"store_history", next.options.store_history}};
+    protocol::ExecuteRequest request{.code = std::move(next.code),
+                                     .max_output_bytes = config_.max_output_bytes,
+                                     .store_history = next.options.store_history,
+                                     .stream = static_cast<bool>(next.options.on_output)};
     next.code.clear();
-    AgentHub::EventCallback on_event;
+    AgentChannel::EventCallback on_event;
     if (next.options.on_output) {
-        request["stream"] = true;
         on_event = [on_output = next.options.on_output, worker_id = session.worker->id](const nlohmann::json& event) {
             protocol::OutputItem item;
             try {
@@ -333,7 +327,7 @@ void SessionManager::send_next(const std::string& user, Session& session) {
             on_output(item);
         };
     }
-    auto deadline = AgentHub::Clock::now() + config_.timeout;
+    auto deadline = AgentChannel::Clock::now() + config_.timeout;
     hub_.request(
         session.worker->id, std::move(request), deadline,
         [this, user, id = session.id, worker = session.worker, next = std::move(next), execution](AgentReply reply) mutable {
@@ -361,25 +355,7 @@ void SessionManager::on_reply(const std::string& user, std::uint64_t session_id,
         return;
     }
 
-    if (reply.status == AgentReply::Status::disconnected) {
-        // The session was released or the gateway is stopping; the worker is already going.
-        bool stopping;
-        {
-            std::lock_guard lock(mu_);
-            stopping = shutting_down_;
-        }
-        if (stopping)
-            done(ApiError{ErrorReason::shutting_down, "the gateway stopped while this execution ran"});
-        else
-            done(ApiError{ErrorReason::session_released, "the session ended while this execution ran: " + reply.message});
-        return;
-    }
-
-    if (reply.status == AgentReply::Status::timeout && config_.on_timeout == TimeoutPolicy::interrupt) {
-        interrupt(user, session_id, std::move(worker), std::move(done));
-        return;
-    }
-    recycle(user, session_id, std::move(worker), std::move(done), std::move(reply));
+    execution_failed(user, session_id, std::move(worker), std::move(done), std::move(reply));
 }
 
 bool SessionManager::was_interrupted(const std::string& user, std::uint64_t session_id, std::uint64_t execution,
@@ -402,78 +378,6 @@ void SessionManager::execution_finished(const std::string& user, std::uint64_t s
     it->second.running = false;
     it->second.last_used = Clock::now();
     start_next(user, it->second);
-}
-
-// The session stays `running` while its kernel is interrupted, so its queued requests keep waiting.
-void SessionManager::interrupt(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done) {
-    auto deadline = AgentHub::Clock::now() + config_.interrupt_grace;
-    // The interrupt's own answer says nothing the probe below does not.
-    hub_.request(worker->id, {{"op", "interrupt"}}, deadline, [](AgentReply) {});
-    // An empty execution queued behind the interrupted one is answered once the kernel is back.
-    nlohmann::json probe = {{"op", "execute"}, {"code", ""}, {"max_output_bytes", 0}};
-    hub_.request(worker->id, std::move(probe), deadline,
-                 [this, user, session_id, worker, done = std::move(done)](AgentReply reply) mutable {
-                     std::string limit = "execution exceeded the time limit of " +
-                                         std::to_string(config_.timeout.count()) + " ms";
-                     if (reply.status == AgentReply::Status::ok) {
-                         execution_finished(user, session_id);
-                         done(ApiError{ErrorReason::timeout, limit + "; it was interrupted and the session's state was kept",
-                                       true});
-                         return;
-                     }
-                     if (reply.status == AgentReply::Status::disconnected) {
-                         done(ApiError{ErrorReason::session_released, "the session ended while this execution ran: " + reply.message});
-                         return;
-                     }
-                     log_info("worker " + worker->id + ": the kernel did not come back from an interrupt");
-                     recycle(user, session_id, std::move(worker), std::move(done),
-                             AgentReply{AgentReply::Status::timeout, {}, "the kernel did not come back from an interrupt"});
-                 });
-}
-
-// Timeout, agent error or lost agent: the worker cannot be trusted any more ("cattle, not pets").
-void SessionManager::recycle(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done,
-                             AgentReply reply) {
-    std::deque<Pending> queued;
-    {
-        std::lock_guard lock(mu_);
-        auto it = sessions_.find(user);
-        if (it != sessions_.end() && it->second.id == session_id)
-            queued = end_session_locked(user, reply.status == AgentReply::Status::timeout ? "execution timed out" : reply.message);
-    }
-    for (auto& p : queued)
-        p.done(ApiError{ErrorReason::session_released,
-                        "the session's worker was recycled before this request ran (an earlier execution failed)"});
-    answer_failure(worker, std::move(done), reply);
-}
-
-// Asks the backend what became of the worker, so the caller learns timeout, OOM or a lost worker.
-void SessionManager::answer_failure(const WorkerPtr& worker, Done done, const AgentReply& reply) {
-    bool timed_out = reply.status == AgentReply::Status::timeout;
-    bool lost = reply.status == AgentReply::Status::lost;
-    std::string agent_message = reply.message;
-    auto timeout_ms = config_.timeout.count();
-    tasks_.post([this, worker, done = std::move(done), timed_out, lost, agent_message, timeout_ms] {
-        auto status = pool_.inspect(worker);
-        pool_.retire(worker, timed_out ? "execution timed out" : agent_message);
-        std::string recycled = "; the worker was destroyed and the next call starts a fresh session";
-        ApiError error;
-        if (status.ok() && status.value().state == plugin::WorkerState::oom_killed) {
-            error = {ErrorReason::oom_killed, "the worker ran out of memory (killed at its memory limit)" + recycled};
-        } else if (status.ok() && status.value().state != plugin::WorkerState::running) {
-            error = {ErrorReason::worker_lost, "the worker stopped unexpectedly (" + status.value().detail + ")" + recycled};
-        } else if (!status.ok()) {
-            error = {ErrorReason::worker_lost, "the worker cannot be reached: " + status.error() + recycled};
-        } else if (lost) {
-            error = {ErrorReason::worker_lost, agent_message + recycled};
-        } else if (timed_out) {
-            error = {ErrorReason::timeout, "execution exceeded the time limit of " + std::to_string(timeout_ms) + " ms" + recycled};
-        } else {
-            error = {ErrorReason::kernel_died, "the kernel failed: " + agent_message + recycled};
-        }
-        error.session_kept = false;
-        done(std::move(error));
-    });
 }
 
 std::deque<SessionManager::Pending> SessionManager::end_session_locked(const std::string& user, const std::string& why) {

@@ -16,6 +16,7 @@
 #include "api_error.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
 #include "config.hpp"
+#include "stats.hpp"
 #include "worker_pool.hpp"
 
 namespace ci {
@@ -36,7 +37,7 @@ using ExecutionOutcome = std::variant<ExecutionAnswer, ApiError>;
 
 struct ExecuteOptions {
     bool store_history = false;  // the kernel numbers and keeps this execution (In, Out, _N)
-    // Set: the agent streams the outputs, each passed here (on AgentHub's I/O thread) as it comes.
+    // Set: the agent streams the outputs, each passed here (on the agent channel's thread) as it comes.
     std::function<void(const protocol::OutputItem&)> on_output;
 };
 
@@ -50,18 +51,11 @@ struct AgentCallAnswer {
 
 using AgentCallOutcome = std::variant<AgentCallAnswer, ApiError>;
 
-struct SessionStats {
-    int sessions = 0;
-    int running = 0;  // executions running now
-    int queued = 0;   // executions waiting behind another of the same session
-    int admission_waiting = 0;  // sessions waiting for a running slot (execution.max_running)
-};
-
 class SessionManager {
 public:
     using Done = std::function<void(ExecutionOutcome)>;
 
-    SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool, AgentHub& hub,
+    SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool, AgentChannel& hub,
                    TaskRunner& tasks, Metrics& metrics);
 
     // Takes over the sessions of workers the pool adopted, then starts the reaper that ends
@@ -77,7 +71,7 @@ public:
     // Sends request to the agent of user's session (made on first use) beside the executions: not
     // queued behind them, not counted by admission, and an agent error keeps the worker.
     using AgentCallDone = std::function<void(AgentCallOutcome)>;
-    void call_agent(const std::string& user, nlohmann::json request, std::chrono::milliseconds timeout,
+    void call_agent(const std::string& user, protocol::Request request, std::chrono::milliseconds timeout,
                     AgentCallDone done);
     // Destroys user's session and worker; false when the user has no session.
     bool release(const std::string& user);
@@ -140,10 +134,13 @@ private:
     // Whether interrupt_execution() stopped this execution (and not its own exception or success).
     bool was_interrupted(const std::string& user, std::uint64_t session_id, std::uint64_t execution,
                          const protocol::ExecutionResult& result) const;
-    void send_call(const WorkerPtr& worker, nlohmann::json request, std::chrono::milliseconds timeout,
+    void send_call(const WorkerPtr& worker, protocol::Request request, std::chrono::milliseconds timeout,
                    AgentCallAnswer answer, AgentCallDone done);
     void reap();
     void execution_finished(const std::string& user, std::uint64_t session_id);
+    // session_failures.cpp: what follows an execution that got no result.
+    void execution_failed(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done,
+                          AgentReply reply);
     void interrupt(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done);
     void recycle(const std::string& user, std::uint64_t session_id, WorkerPtr worker, Done done, AgentReply reply);
     // Removes the session (its worker is the caller's to retire). Called with mu_ held; returns the
@@ -157,7 +154,7 @@ private:
     ExecutionConfig config_;
     PoolConfig limits_;
     WorkerPool& pool_;
-    AgentHub& hub_;
+    AgentChannel& hub_;
     TaskRunner& tasks_;
     Metrics& metrics_;
 

@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "code_interpreter/protocol/base64.hpp"
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 namespace ci {
 
@@ -86,17 +86,13 @@ FileTransferOutcome UrlFileTransfers::import_one(const UrlImport& file, const Ch
     const std::string& path = file.file.relative;
     const std::size_t slash = path.rfind('/');
     const std::string temp = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + ".ci-download-" +
-                             protocol::random_hex(8);
+                             crypto::random_hex(8);
     bool temp_made = false;
     std::string buffer;
     buffer.reserve(kTransferChunkBytes);
     // The first part makes the temporary file (and the directories above it); the rest append.
     auto flush = [&]() -> std::optional<ApiError> {
-        nlohmann::json request = {{"op", "file_write"},
-                                  {"path", temp},
-                                  {"data_base64", protocol::base64_encode(buffer)}};
-        if (temp_made) request["append"] = true;
-        auto reply = workspace(std::move(request));
+        auto reply = workspace(protocol::FileWriteRequest{.path = temp, .data = buffer, .append = temp_made});
         if (auto* error = std::get_if<ApiError>(&reply)) return *error;
         temp_made = true;
         buffer.clear();
@@ -119,14 +115,14 @@ FileTransferOutcome UrlFileTransfers::import_one(const UrlImport& file, const Ch
         outcome.error = std::move(*error);
     } else if (auto error = (buffer.empty() && temp_made) ? std::nullopt : flush()) {
         outcome.error = std::move(*error);
-    } else if (auto moved = workspace({{"op", "file_move"}, {"from", temp}, {"to", path}, {"overwrite", true}});
+    } else if (auto moved = workspace(protocol::FileMoveRequest{.from = temp, .to = path});
                std::holds_alternative<ApiError>(moved)) {
         outcome.error = std::get<ApiError>(std::move(moved));
     } else {
         outcome.size = std::get<std::uint64_t>(downloaded);
         return outcome;
     }
-    if (temp_made) workspace({{"op", "file_delete"}, {"path", temp}});  // best effort: the error is the answer
+    if (temp_made) workspace(protocol::FileDeleteRequest{.path = temp});  // best effort: the error is the answer
     return outcome;
 }
 
@@ -134,7 +130,7 @@ FileTransferOutcome UrlFileTransfers::export_one(const UrlExport& file, const Ch
                                                  const WorkspaceCall& workspace) {
     const std::string& path = file.file.relative;
     auto read_part = [&](std::uint64_t offset, std::uint64_t length) {
-        return workspace({{"op", "file_read"}, {"path", path}, {"offset", offset}, {"length", length}});
+        return workspace(protocol::FileReadRequest{.path = path, .offset = offset, .length = length});
     };
     FileTransferOutcome outcome;
     // The first part also says the file's size, which the upload announces.

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_error.hpp"
+#include "code_interpreter/protocol/requests.hpp"
 #include "task_runner.hpp"
 #include "url_file_requests.hpp"
 #include "url_policy.hpp"
@@ -33,7 +34,7 @@ inline constexpr std::size_t kTransferChunkBytes = 4 << 20;
 // Sends one file request (agent_protocol.hpp) to the session's agent and waits for the answer: the
 // agent's reply when "ok", else the error (its refusal mapped by file_error, or the session's).
 // Called from several transfer threads at once.
-using WorkspaceCall = std::function<std::variant<nlohmann::json, ApiError>(nlohmann::json request)>;
+using WorkspaceCall = std::function<std::variant<nlohmann::json, ApiError>(protocol::Request request)>;
 
 // One file's outcome.
 struct FileTransferOutcome {

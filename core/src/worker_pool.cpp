@@ -4,7 +4,8 @@
 #include <atomic>
 #include <unordered_set>
 
-#include "code_interpreter/protocol/crypto.hpp"
+#include "agent_errors.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -51,7 +52,7 @@ bool power_of_two(int n) { return n > 0 && (n & (n - 1)) == 0; }
 }  // namespace
 
 WorkerPool::WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugin::IsolationBackend& backend,
-                       plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks, Metrics& metrics)
+                       plugin::StorageProvider* storage, AgentChannel& hub, TaskRunner& tasks, Metrics& metrics)
     : pool_(pool), worker_(worker), backend_(backend), storage_(storage), hub_(hub), tasks_(tasks), metrics_(metrics),
       state_(pool.state_file) {
     hub_.set_on_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
@@ -142,7 +143,7 @@ void WorkerPool::adopt(const std::vector<plugin::WorkerHandle>& listed, Adoption
     std::size_t answers = 0;
     for (auto& c : candidates) {
         hub_.connect(c.worker->id, c.worker->handle.agent_endpoint, c.worker->key);
-        hub_.request(c.worker->id, {{"op", "ping"}}, Clock::now() + kAdoptPingTimeout, [&, &c = c](AgentReply reply) {
+        hub_.request(c.worker->id, protocol::PingRequest{}, Clock::now() + kAdoptPingTimeout, [&, &c = c](AgentReply reply) {
             std::lock_guard lock(answers_mu);
             c.answered = reply.status == AgentReply::Status::ok;
             if (!c.answered) log_info("not adopting worker " + c.worker->id + ": its agent did not answer: " + reply.message);
@@ -211,7 +212,7 @@ void WorkerPool::acquire(AcquireCallback callback) {
         (Clock::now() < retry_after_ || at_limit)) {
         std::string why = last_create_error_;
         lock.unlock();
-        callback(nullptr, ApiError{ErrorReason::backend_unavailable, "cannot create a worker: " + why});
+        callback(nullptr, creation_error(why));
         return;
     }
     // At the limit, a new session can only wait for a creation already under way.
@@ -289,8 +290,8 @@ void WorkerPool::fill() {
 
 void WorkerPool::create_one() {
     auto worker = std::make_shared<Worker>();
-    worker->id = protocol::random_hex(6);
-    worker->key = protocol::random_hex(32);
+    worker->id = crypto::random_hex(6);
+    worker->key = crypto::random_hex(32);
     auto started = Clock::now();
 
     plugin::WorkerSpec spec;
@@ -323,7 +324,7 @@ void WorkerPool::create_one() {
 
     hub_.connect(worker->id, worker->handle.agent_endpoint, worker->key);
     WorkerPtr ready = worker;
-    hub_.request(worker->id, {{"op", "ping"}}, started + pool_.worker_start_timeout,
+    hub_.request(worker->id, protocol::PingRequest{}, started + pool_.worker_start_timeout,
                  [this, ready, started](AgentReply reply) {
                      {
                          std::lock_guard lock(mu_);
@@ -393,7 +394,7 @@ void WorkerPool::on_create_failed(const std::string& why, FailureKind kind) {
     lock.unlock();
     drained_.notify_all();
     for (auto& w : failed)
-        w.callback(nullptr, ApiError{ErrorReason::backend_unavailable, "cannot create a worker: " + why});
+        w.callback(nullptr, creation_error(why));
     fill();
 }
 

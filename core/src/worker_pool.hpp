@@ -14,12 +14,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent_hub.hpp"
+#include "agent_channel.hpp"
 #include "api_error.hpp"
 #include "code_interpreter/plugin/isolation_backend.hpp"
 #include "code_interpreter/plugin/storage_provider.hpp"
 #include "config.hpp"
 #include "pool_state.hpp"
+#include "stats.hpp"
 #include "task_runner.hpp"
 
 namespace ci {
@@ -33,25 +34,6 @@ struct Worker {
     bool has_volume = false;
 };
 using WorkerPtr = std::shared_ptr<const Worker>;
-
-struct PoolStats {
-    int idle = 0;
-    int busy = 0;      // leased to sessions
-    int creating = 0;
-    int destroying = 0;  // including workers whose removal failed and is retried
-    int waiting = 0;   // sessions waiting for a worker
-    int total() const { return idle + busy + creating + destroying; }
-    // "ok", or why creations fail now: backend_unavailable, image_missing, host_exhausted,
-    // creation_failing.
-    std::string condition = "ok";
-    std::string last_create_error;  // empty after a success
-    int consecutive_failures = 0;
-    std::int64_t failing_for_ms = 0;
-    std::int64_t next_retry_in_ms = 0;
-    // The first min_idle_workers workers since start are not all ready yet (the original's
-    // is_initializing).
-    bool initializing = false;
-};
 
 // A session that lived on a worker the pool adopted at start.
 struct AdoptedSession {
@@ -71,7 +53,7 @@ public:
     using LostCallback = std::function<void(const std::string& worker_id)>;
 
     WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugin::IsolationBackend& backend,
-               plugin::StorageProvider* storage, AgentHub& hub, TaskRunner& tasks, Metrics& metrics);
+               plugin::StorageProvider* storage, AgentChannel& hub, TaskRunner& tasks, Metrics& metrics);
 
     // Adopts the live workers the state file names (their sessions are returned), removes every
     // other worker and volume of this instance, then starts filling.
@@ -121,7 +103,7 @@ private:
     WorkerConfig worker_;
     plugin::IsolationBackend& backend_;
     plugin::StorageProvider* storage_;
-    AgentHub& hub_;
+    AgentChannel& hub_;
     TaskRunner& tasks_;
     Metrics& metrics_;
     PoolStateFile state_;

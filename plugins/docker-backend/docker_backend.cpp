@@ -17,7 +17,7 @@
 
 #include "code_interpreter/fd/unique_fd.hpp"
 #include "docker_api.hpp"
-#include "host_failure.hpp"
+#include "code_interpreter/host_failure/host_failure.hpp"
 #include "worker_dir.hpp"
 
 namespace ci::docker {

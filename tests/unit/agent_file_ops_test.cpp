@@ -55,7 +55,12 @@ protected:
         return out.str();
     }
 
-    json run(json request) { return handle_file_request(workspace_.get(), request); }
+    // As the file server answers a request: decoded strictly, then done.
+    json run(json request) {
+        auto decoded = protocol::decode_request(request);
+        if (auto* error = std::get_if<std::string>(&decoded)) return file_failure("invalid_request", *error);
+        return handle_file_request(workspace_.get(), std::get<protocol::Request>(decoded));
+    }
     json write(const std::string& path, const std::string& data, json extra = json::object()) {
         json request = {{"op", "file_write"}, {"path", path}, {"data_base64", base64_encode(data)}};
         request.update(extra);

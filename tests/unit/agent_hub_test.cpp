@@ -26,6 +26,9 @@ using namespace std::chrono_literals;
 
 const std::string kKey(64, 'k');
 
+// A request the fake agent below answers with its number.
+protocol::Request request_number(int n) { return protocol::ExecuteRequest{std::to_string(n)}; }
+
 // Collects callbacks' replies, by request number.
 class Replies {
 public:
@@ -48,7 +51,8 @@ private:
     std::vector<std::pair<int, AgentReply>> got_;
 };
 
-// Answers every request with {"echo": <its "n">} until destroyed, after events_first interim
+// Answers every request with {"echo": <its number>} (the code of the execute request numbered n
+// by request_number) until destroyed, after events_first interim
 // messages {"event": {"k": 0..}} (the streaming form).
 class FakeAgent {
 public:
@@ -70,7 +74,8 @@ public:
             if (!decoded.body) continue;
             const auto& id = (*decoded.body)["id"];
             for (int k = 0; k < events_first; ++k) send(parts[0].to_string(), {{"id", id}, {"event", {{"k", k}}}});
-            send(parts[0].to_string(), {{"id", id}, {"ok", true}, {"echo", (*decoded.body)["n"]}});
+            send(parts[0].to_string(),
+                 {{"id", id}, {"ok", true}, {"echo", std::stoi((*decoded.body)["code"].get<std::string>())}});
             ++answered;
         }
         return answered;
@@ -115,7 +120,7 @@ TEST_F(AgentHubTest, RepliesReachTheirCallbacksAcrossManyChannels) {
     // Two rounds, so requests also go out on channels that already carried a reply.
     for (int round = 0; round < 2; ++round) {
         for (int i = 0; i < kAgents; ++i)
-            hub.request("w" + std::to_string(i), {{"n", round * kAgents + i}}, AgentHub::Clock::now() + 10s,
+            hub.request("w" + std::to_string(i), request_number(round * kAgents + i), AgentHub::Clock::now() + 10s,
                         replies.callback(round * kAgents + i));
         for (auto& agent : agents) EXPECT_EQ(agent->answer(), 1);
     }
@@ -138,12 +143,12 @@ TEST_F(AgentHubTest, AnUnansweredRequestTimesOutAndADeadAgentIsReportedAtOnce) {
     });
     hub.connect("w0", endpoint(0), kKey);
     Replies replies;
-    hub.request("w0", {{"n", 1}}, AgentHub::Clock::now() + 300ms, replies.callback(1));
+    hub.request("w0", request_number(1), AgentHub::Clock::now() + 300ms, replies.callback(1));
     auto got = replies.wait_for(1);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].second.status, AgentReply::Status::timeout);
 
-    hub.request("w0", {{"n", 2}}, AgentHub::Clock::now() + 30s, replies.callback(2));
+    hub.request("w0", request_number(2), AgentHub::Clock::now() + 30s, replies.callback(2));
     auto started = std::chrono::steady_clock::now();
     agent.reset();  // the agent's end closes
     got = replies.wait_for(2);
@@ -175,14 +180,14 @@ TEST_F(AgentHubTest, InterimEventsReachTheirRequestBeforeItsReply) {
         seen.push_back(std::move(what));
     };
     hub.request(
-        "w0", {{"n", 1}}, AgentHub::Clock::now() + 10s,
+        "w0", request_number(1), AgentHub::Clock::now() + 10s,
         [&, done = replies.callback(1)](AgentReply reply) {
             record("reply");
             done(std::move(reply));
         },
         [&](const nlohmann::json& event) { record("event " + event["k"].dump()); });
     // Without an event callback the same messages are ignored and the request still completes.
-    hub.request("w0", {{"n", 2}}, AgentHub::Clock::now() + 10s, replies.callback(2));
+    hub.request("w0", request_number(2), AgentHub::Clock::now() + 10s, replies.callback(2));
     // The hub sends the two requests one after the other: wait for both.
     EXPECT_EQ(agent.answer(2), 2);
     auto got = replies.wait_for(2);
@@ -200,7 +205,7 @@ TEST_F(AgentHubTest, DisconnectAnswersPendingRequests) {
     AgentHub hub;
     Replies replies;
     hub.connect("w0", endpoint(0), kKey);
-    hub.request("w0", {{"n", 1}}, AgentHub::Clock::now() + 30s, replies.callback(1));
+    hub.request("w0", request_number(1), AgentHub::Clock::now() + 30s, replies.callback(1));
     hub.disconnect("w0", "released");
     auto got = replies.wait_for(1);
     ASSERT_EQ(got.size(), 1u);

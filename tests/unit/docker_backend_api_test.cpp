@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "docker_api.hpp"
-#include "host_failure.hpp"
+#include "code_interpreter/host_failure/host_failure.hpp"
 
 namespace {
 

@@ -7,12 +7,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-ExecutionAnswer answer_with_status(const std::string& status) {
-    ExecutionAnswer answer;
-    answer.result.status = status;
-    return answer;
-}
-
 std::uint64_t executions(const MetricsSnapshot& m, const std::string& outcome) {
     for (const auto& [label, count] : m.executions)
         if (label == outcome) return count;
@@ -111,10 +105,10 @@ TEST(Metrics, HistogramBucketsIncludeTheirUpperBound) {
 
 TEST(Metrics, CountsEachOutcomeOnce) {
     Metrics metrics;
-    metrics.execution_finished(answer_with_status("ok"), milliseconds(3));
-    metrics.execution_finished(answer_with_status("ok"), milliseconds(4));
-    metrics.execution_finished(answer_with_status("error"), milliseconds(5));
-    metrics.execution_finished(ApiError{ErrorReason::oom_killed, "out of memory"}, milliseconds(6));
+    metrics.execution_answered(false, milliseconds(3));
+    metrics.execution_answered(false, milliseconds(4));
+    metrics.execution_answered(true, milliseconds(5));
+    metrics.execution_failed(ErrorReason::oom_killed, milliseconds(6));
     auto m = metrics.snapshot({}, {});
     EXPECT_EQ(executions(m, "ok"), 2u);
     EXPECT_EQ(executions(m, "error"), 1u);
@@ -126,20 +120,6 @@ TEST(Metrics, CountsEachOutcomeOnce) {
     for (auto c : m.execution_seconds.counts) observed += c;
     EXPECT_EQ(observed, 4u);
     EXPECT_NEAR(m.execution_seconds.sum_seconds, 0.018, 1e-9);
-}
-
-TEST(Metrics, TimedExecutionCountsAndPassesTheOutcomeOn) {
-    Metrics metrics;
-    int calls = 0;
-    std::string seen;
-    auto done = metrics.timed_execution([&](ExecutionOutcome outcome) {
-        ++calls;
-        seen = reason_code(std::get<ApiError>(outcome).reason);
-    });
-    done(ApiError{ErrorReason::queue_full, "too many"});
-    EXPECT_EQ(calls, 1);
-    EXPECT_EQ(seen, "queue_full");
-    EXPECT_EQ(executions(metrics.snapshot({}, {}), "queue_full"), 1u);
 }
 
 TEST(Metrics, CountsWorkerCreationsAndFailuresByKind) {

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../support/openapi_check.hpp"
+#include "openapi_check.hpp"
 #include "api_error.hpp"
 #include "routes.hpp"
 

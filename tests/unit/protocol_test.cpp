@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
 
+#include "code_interpreter/crypto/crypto.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
 #include "code_interpreter/protocol/base64.hpp"
-#include "code_interpreter/protocol/crypto.hpp"
 
 namespace ci::protocol {
 namespace {
+
+using crypto::constant_time_equal;
+using crypto::hmac_sha256_hex;
+using crypto::random_hex;
 
 TEST(Crypto, HmacSha256MatchesRfc4231TestCase2) {
     EXPECT_EQ(hmac_sha256_hex("Jefe", {"what do ya want ", "for nothing?"}),

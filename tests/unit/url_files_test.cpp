@@ -14,7 +14,7 @@
 
 #include "code_interpreter/agent/workspace_files.hpp"
 #include "code_interpreter/fd/unique_fd.hpp"
-#include "file_transfer.hpp"
+#include "agent_errors.hpp"
 #include "http_test_server.hpp"
 #include "multipart.hpp"
 #include "url_files.hpp"
@@ -75,9 +75,11 @@ protected:
     }
 
     WorkspaceCall workspace() {
-        return [this](json request) -> std::variant<json, ApiError> {
+        return [this](protocol::Request request) -> std::variant<json, ApiError> {
             ++calls_;
-            json reply = agent::handle_file_request(workspace_.get(), request);
+            // Through the wire form and back, as the agent's file server gets it.
+            auto decoded = protocol::decode_request(protocol::encode_request(request));
+            json reply = agent::handle_file_request(workspace_.get(), std::get<protocol::Request>(decoded));
             if (reply.at("ok") == true) return reply;
             return file_error(reply);
         };

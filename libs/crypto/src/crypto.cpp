@@ -1,4 +1,4 @@
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace ci::protocol {
+namespace ci::crypto {
 namespace {
 
 std::string to_hex(const unsigned char* data, std::size_t size) {
@@ -78,4 +78,4 @@ std::string random_hex(std::size_t bytes) {
     return to_hex(buf.data(), buf.size());
 }
 
-}  // namespace ci::protocol
+}  // namespace ci::crypto

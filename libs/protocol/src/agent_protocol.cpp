@@ -1,6 +1,6 @@
 #include "code_interpreter/protocol/agent_protocol.hpp"
 
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -72,7 +72,7 @@ void from_json(const nlohmann::json& j, ExecutionResult& result) {
 
 std::vector<std::string> encode_message(std::string_view key, const nlohmann::json& body) {
     std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::string signature = hmac_sha256_hex(key, {kWireVersion, text});
+    std::string signature = crypto::hmac_sha256_hex(key, {kWireVersion, text});
     return {std::string(kWireVersion), std::move(signature), std::move(text)};
 }
 
@@ -86,7 +86,7 @@ DecodedMessage decode_message(std::string_view key, const std::vector<std::strin
         out.error = "unknown wire version";
         return out;
     }
-    if (!constant_time_equal(frames[1], hmac_sha256_hex(key, {frames[0], frames[2]}))) {
+    if (!crypto::constant_time_equal(frames[1], crypto::hmac_sha256_hex(key, {frames[0], frames[2]}))) {
         out.error = "bad signature";
         return out;
     }

@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "code_interpreter/fd/unique_fd.hpp"
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 namespace ci::auth {
 namespace {
@@ -63,7 +63,7 @@ std::string load_or_create_token(const std::string& path) {
         std::filesystem::create_directories(parent, ec);
         if (ec) throw std::runtime_error("cannot create directory '" + parent.string() + "': " + ec.message());
     }
-    std::string token = protocol::random_hex(32);
+    std::string token = crypto::random_hex(32);
     // O_EXCL: two gateways starting at once must not overwrite each other's token.
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd) {

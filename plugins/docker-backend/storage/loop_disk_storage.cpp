@@ -18,7 +18,7 @@
 #include <thread>
 #include <utility>
 
-#include "../host_failure.hpp"
+#include "code_interpreter/host_failure/host_failure.hpp"
 #include "code_interpreter/fd/unique_fd.hpp"
 #include "loop_device.hpp"
 #include "mount.hpp"

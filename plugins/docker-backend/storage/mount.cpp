@@ -15,6 +15,8 @@
 #include <sstream>
 #include <utility>
 
+#include "code_interpreter/fd/unique_fd.hpp"
+
 namespace ci::loopdisk {
 namespace {
 
@@ -72,8 +74,9 @@ Status unmount_all(const std::string& target) {
 }
 
 Status shut_down_ext4(const std::string& target) {
-    const int fd = ::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return Status::success();  // nothing there
+    const ci::fd::UniqueFd dir(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) return Status::success();  // nothing there
+    const int fd = dir.get();
     struct statfs fs;
     struct stat here, parent;
     const std::string up = target + "/..";
@@ -83,7 +86,6 @@ Status shut_down_ext4(const std::string& target) {
     std::uint32_t flags = kExt4GoingFlagsNoLogFlush;
     const int rc = ours ? ::ioctl(fd, kExt4IocShutdown, &flags) : 0;
     const int err = errno;
-    ::close(fd);
     if (rc != 0 && err != ENOTTY && err != EOPNOTSUPP && err != EINVAL)
         return Status::failure("shutting down the file system on " + target + ": " + std::strerror(err));
     return Status::success();

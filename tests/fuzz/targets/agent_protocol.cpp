@@ -1,6 +1,7 @@
-// The gateway <-> agent message format: decode_message on what a ZeroMQ socket delivers, then what
-// the gateway does with a verified reply (SessionManager::on_reply: body.at("result") as an
-// ExecutionResult, then seed_response for the HTTP answer).
+// The gateway <-> agent message format: decode_message on what a ZeroMQ socket delivers; what the
+// agent does with a verified request (decode_request); and what the gateway does with a verified
+// reply (SessionManager::on_reply: body.at("result") as an ExecutionResult, then seed_response
+// for the HTTP answer).
 //
 // Input: first byte even: the rest is one body, framed and signed with the right key, which gets
 // past the HMAC into the JSON parser and from_json. Odd: the rest is raw frames separated by a
@@ -10,12 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "code_interpreter/crypto/crypto.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/protocol/requests.hpp"
 #include "fuzz_util.hpp"
 #include "result_format.hpp"
 
 using nlohmann::json;
+namespace crypto = ci::crypto;
 namespace protocol = ci::protocol;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -26,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::string> frames;
     if (sign) {
         frames = {std::string(protocol::kWireVersion),
-                  protocol::hmac_sha256_hex(ci::fuzz::kKey, {protocol::kWireVersion, rest}), rest};
+                  crypto::hmac_sha256_hex(ci::fuzz::kKey, {protocol::kWireVersion, rest}), rest};
     } else {
         frames = ci::fuzz::split(rest, ci::fuzz::kFrameSeparator);
     }
@@ -42,6 +45,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // AgentHub::receive: the request id.
     if (auto id = body.find("id"); id != body.end() && id->is_number_unsigned()) (void)id->get<std::uint64_t>();
+
+    // Agent::handle_request: a request decodes strictly or is refused; what decodes, encodes to a
+    // body that decodes to the same request again.
+    auto request = protocol::decode_request(body);
+    if (auto* decoded_request = std::get_if<protocol::Request>(&request)) {
+        const json encoded = protocol::encode_request(*decoded_request);
+        auto round = protocol::decode_request(encoded);
+        ci::fuzz::check(std::holds_alternative<protocol::Request>(round) &&
+                            protocol::encode_request(std::get<protocol::Request>(round)) == encoded,
+                        "decode_request(encode_request(r)) is r");
+    }
 
     // SessionManager::on_reply catches what from_json throws on a malformed result.
     protocol::ExecutionResult result;

@@ -146,7 +146,7 @@ void Agent::handle_kernel_messages() {
         if (!ready_) readiness_.on_iopub(*parsed->message);
         if (running_) running_->collector.on_iopub(*parsed->message);
     }
-    if (running_ && running_->request.stream) send_events();
+    if (running_ && running_->request.execute.stream) send_events();
     for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
         auto parsed = client_.receive_shell();
         if (!parsed) break;
@@ -160,7 +160,7 @@ void Agent::handle_kernel_messages() {
     if (!ready_ && readiness_.ready() && !warming_up_) {
         // An internal request: no routing id, nobody to answer.
         warming_up_ = true;
-        queue_.push_front(Request{"", nullptr, kWarmUpCode, 0, false});
+        queue_.push_front(Request{"", nullptr, protocol::ExecuteRequest{kWarmUpCode}});
         start_next_execution();
     }
     if (running_ && running_->collector.complete()) finish_execution();
@@ -185,64 +185,37 @@ void Agent::handle_gateway_messages() {
 
 void Agent::handle_request(std::string routing_id, const json& body) {
     const json id = request_id(body);
-    auto op = body.find("op");
-    const std::string name = op != body.end() && op->is_string() ? op->get<std::string>() : "";
-    if (name == "ping") {
+    auto decoded = protocol::decode_request(body);
+    if (auto* error = std::get_if<std::string>(&decoded)) {
+        // A file request gets the file replies' shape, so the gateway can tell the kind.
+        const bool file = body.value("op", json()).is_string() &&
+                          body["op"].get_ref<const std::string&>().starts_with("file_");
+        reply(routing_id, file ? file_error_reply(id, "invalid_request", *error) : error_reply(id, *error));
+        return;
+    }
+    const protocol::Request& request = std::get<protocol::Request>(decoded);
+    if (std::holds_alternative<protocol::PingRequest>(request)) {
         reply(routing_id, {{"id", id}, {"ok", true}, {"ready", true}});
-    } else if (name == "interrupt") {
+    } else if (std::holds_alternative<protocol::InterruptRequest>(request)) {
         // ipykernel answers interrupt_request on its control thread by sending SIGINT to its
         // process group, so the running execution ends with KeyboardInterrupt.
         client_.send_control("interrupt_request", json::object());
         reply(routing_id, {{"id", id}, {"ok", true}, {"interrupted", running_.has_value()}});
-    } else if (name == "execute") {
-        handle_execute(std::move(routing_id), id, body);
-    } else if (is_file_operation(name)) {
-        handle_file_request(std::move(routing_id), id, body);
+    } else if (const auto* execute = std::get_if<protocol::ExecuteRequest>(&request)) {
+        queue_.push_back(Request{std::move(routing_id), id, *execute});
+        start_next_execution();
     } else {
-        reply(routing_id, error_reply(id, "unknown op \"" + name + "\""));
+        handle_file_request(std::move(routing_id), id, request);
     }
 }
 
-void Agent::handle_execute(std::string routing_id, const json& id, const json& body) {
-    auto code = body.find("code");
-    if (code == body.end() || !code->is_string()) {
-        reply(routing_id, error_reply(id, "execute needs a string \"code\""));
-        return;
-    }
-    std::uint64_t max_output_bytes = 0;
-    if (auto max = body.find("max_output_bytes"); max != body.end()) {
-        if (!max->is_number_unsigned()) {
-            reply(routing_id,
-                  error_reply(id, "\"max_output_bytes\" must be a non-negative integer"));
-            return;
-        }
-        max_output_bytes = max->get<std::uint64_t>();
-    }
-    Request request{std::move(routing_id), id, code->get<std::string>(), max_output_bytes};
-    const std::pair<const char*, bool*> flags[] = {{"store_history", &request.store_history},
-                                                   {"stream", &request.stream}};
-    for (const auto& [name, value] : flags) {
-        auto flag = body.find(name);
-        if (flag == body.end()) continue;
-        if (!flag->is_boolean()) {
-            reply(request.routing_id,
-                  error_reply(id, "\"" + std::string(name) + "\" must be true or false"));
-            return;
-        }
-        *value = flag->get<bool>();
-    }
-    queue_.push_back(std::move(request));
-    start_next_execution();
-}
-
-void Agent::handle_file_request(std::string routing_id, const json& id, const json& body) {
+void Agent::handle_file_request(std::string routing_id, const json& id, const protocol::Request& request) {
     if (!files_.connected()) {
         reply(routing_id, file_error_reply(id, "io", "the file server is not running"));
         return;
     }
-    json request = body;
-    request.erase("id");  // replies come back in order: the server needs no id
-    auto frame = encode_frame(request);
+    // Replies come back in order: the server needs no id.
+    auto frame = encode_frame(protocol::encode_request(request));
     if (!frame) {
         reply(routing_id, file_error_reply(id, "too_large",
                                            "the request is larger than the " +
@@ -295,10 +268,10 @@ void Agent::start_next_execution() {
     Request request = std::move(queue_.front());
     queue_.pop_front();
     const auto started = Clock::now();
-    std::string msg_id =
-        client_.send_shell("execute_request", execute_request_content(request.code, request.store_history));
-    const std::uint64_t max_output_bytes = request.max_output_bytes;
-    const bool stream = request.stream;
+    std::string msg_id = client_.send_shell(
+        "execute_request", execute_request_content(request.execute.code, request.execute.store_history));
+    const std::uint64_t max_output_bytes = request.execute.max_output_bytes;
+    const bool stream = request.execute.stream;
     running_.emplace(Running{std::move(request),
                              ExecutionCollector(std::move(msg_id), max_output_bytes, stream),
                              started});

@@ -28,11 +28,10 @@ bool send_all(int socket, std::string_view data) {
 }
 
 json answer(int workspace, const std::string& text) {
-    const json request = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (!request.is_object())
-        return file_failure("invalid_request", "the request is not a JSON object");
+    auto request = protocol::decode_request(json::parse(text, nullptr, /*allow_exceptions=*/false));
+    if (auto* error = std::get_if<std::string>(&request)) return file_failure("invalid_request", *error);
     try {
-        return handle_file_request(workspace, request);
+        return handle_file_request(workspace, std::get<protocol::Request>(request));
     } catch (const std::exception& e) {  // out of memory, no randomness for a temporary name
         return file_failure("io", std::string("the file server failed: ") + e.what());
     }

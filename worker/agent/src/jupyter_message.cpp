@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 namespace ci::agent {
 namespace {
@@ -44,7 +44,7 @@ std::string JupyterMessage::parent_msg_id() const { return string_field(parent_h
 
 json make_header(std::string_view msg_type, std::string_view session, std::string_view username) {
     return {
-        {"msg_id", protocol::random_hex(16)},
+        {"msg_id", crypto::random_hex(16)},
         {"session", session},
         {"username", username},
         {"date", iso8601_now()},
@@ -55,7 +55,7 @@ json make_header(std::string_view msg_type, std::string_view session, std::strin
 
 std::string sign(std::string_view key, std::string_view header, std::string_view parent_header,
                  std::string_view metadata, std::string_view content) {
-    return protocol::hmac_sha256_hex(key, {header, parent_header, metadata, content});
+    return crypto::hmac_sha256_hex(key, {header, parent_header, metadata, content});
 }
 
 std::vector<std::string> to_wire(const JupyterMessage& message, std::string_view key) {
@@ -92,7 +92,7 @@ ParsedMessage parse_wire(const std::vector<std::string>& frames, std::string_vie
     const std::string& parent = frames[delimiter + 3];
     const std::string& metadata = frames[delimiter + 4];
     const std::string& content = frames[delimiter + 5];
-    if (!protocol::constant_time_equal(signature, sign(key, header, parent, metadata, content))) {
+    if (!crypto::constant_time_equal(signature, sign(key, header, parent, metadata, content))) {
         out.error = "bad signature";
         return out;
     }

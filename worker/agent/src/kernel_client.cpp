@@ -5,7 +5,7 @@
 
 #include <zmq_addon.hpp>
 
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 namespace ci::agent {
 namespace {
@@ -29,7 +29,7 @@ zmq::socket_t connected(zmq::context_t& context, zmq::socket_type type,
 
 KernelClient::KernelClient(zmq::context_t& context, const ConnectionInfo& connection)
     : key_(connection.key),
-      session_(protocol::random_hex(16)),
+      session_(crypto::random_hex(16)),
       shell_(connected(context, zmq::socket_type::dealer,
                        connection.endpoint(ConnectionInfo::kShellPort))),
       control_(connected(context, zmq::socket_type::dealer,

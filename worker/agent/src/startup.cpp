@@ -15,7 +15,7 @@
 #include "code_interpreter/agent/log.hpp"
 #include "code_interpreter/agent/privileges.hpp"
 #include "code_interpreter/agent/signals.hpp"
-#include "code_interpreter/protocol/crypto.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 namespace ci::agent {
 namespace {
@@ -60,7 +60,7 @@ int run_agent(const Options& options) {
                  std::to_string(tcp->port) + "; egress " + options.egress);
     }
 
-    const ConnectionInfo connection{options.kernel_dir, protocol::random_hex(32)};
+    const ConnectionInfo connection{options.kernel_dir, crypto::random_hex(32)};
     StartedKernel kernel = launch_kernel(
         KernelSpec{options.python, kernel_user, options.workdir, connection});
     log_line("kernel started as " + kernel_user.name + " (supervisor pid " +

@@ -14,13 +14,14 @@
 #include <memory>
 #include <optional>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include "code_interpreter/agent/workspace_path.hpp"
 #include "code_interpreter/fd/unique_fd.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
 #include "code_interpreter/protocol/base64.hpp"
-#include "code_interpreter/protocol/crypto.hpp"
 
 namespace ci::agent {
 namespace {
@@ -68,51 +69,6 @@ FileError too_large(const std::string& path, std::uint64_t size, std::uint64_t l
     return {"too_large", in_quotes(path) + " is " + std::to_string(size) +
                              " bytes, more than the limit of " + std::to_string(limit) + " bytes"};
 }
-
-// The request's fields, read with their types checked; the first wrong one is the error.
-class RequestFields {
-public:
-    explicit RequestFields(const json& request) : request_(request) {}
-
-    std::string text(const char* name, const char* fallback = nullptr) {
-        auto it = request_.find(name);
-        if (it == request_.end() && fallback) return fallback;
-        if (it == request_.end() || !it->is_string()) {
-            wrong(name, "a string");
-            return "";
-        }
-        return it->get<std::string>();
-    }
-    bool flag(const char* name, bool fallback) {
-        auto it = request_.find(name);
-        if (it == request_.end()) return fallback;
-        if (!it->is_boolean()) {
-            wrong(name, "true or false");
-            return fallback;
-        }
-        return it->get<bool>();
-    }
-    std::uint64_t count(const char* name, std::uint64_t fallback) {
-        auto it = request_.find(name);
-        if (it == request_.end()) return fallback;
-        // A parsed number is unsigned when non-negative; one built in C++ may be signed.
-        const bool negative = !it->is_number_unsigned() && it->get<std::int64_t>() < 0;
-        if (!it->is_number_integer() || negative) {
-            wrong(name, "a non-negative integer");
-            return fallback;
-        }
-        return it->get<std::uint64_t>();
-    }
-    const std::optional<FileError>& error() const { return error_; }
-
-private:
-    void wrong(const char* name, const char* what) {
-        if (!error_) error_ = FileError{"invalid_request", in_quotes(name) + " must be " + what};
-    }
-
-    const json& request_;
-    std::optional<FileError> error_;
-};
 
 // path beneath dir, never through a symbolic link (see the header); errno is set on failure.
 UniqueFd open_beneath(int dir, const std::string& path, int flags) {
@@ -173,7 +129,7 @@ private:
 std::optional<FileError> replace_file(int dir, const std::string& name, std::string_view data,
                                       bool overwrite, const std::string& path) {
     // A fixed-length name: it fits even when name is at the length limit.
-    TemporaryName temp(dir, ".ci-upload-" + protocol::random_hex(8));
+    TemporaryName temp(dir, ".ci-upload-" + crypto::random_hex(8));
     UniqueFd file(::openat(dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                            0644));
     if (!file) return errno_failure(errno, path);
@@ -275,49 +231,49 @@ json append_file(int workspace, const std::string& path, const WorkspacePath& ta
     return {{"ok", true}, {"file", {{"path", path}, {"size", static_cast<std::uint64_t>(st.st_size)}}}};
 }
 
-json write_file(int workspace, const json& request) {
-    RequestFields fields(request);
-    const std::string path = fields.text("path");
-    const std::string encoded = fields.text("data_base64");
-    const bool overwrite = fields.flag("overwrite", true);
-    const bool make_parents = fields.flag("make_parents", true);
-    const bool append = fields.flag("append", false);
-    if (fields.error()) return failure(*fields.error());
+json write_file(int workspace, const protocol::FileWriteRequest& request) {
+    const std::string& path = request.path;
     const WorkspacePath target = parse_workspace_path(path);
     if (!target.error.empty()) return failure({"invalid_path", target.error});
     if (target.components.empty())
         return failure({"invalid_path", in_quotes(path) + " is the workspace itself, not a file"});
-    const auto data = protocol::base64_decode(encoded);
-    if (!data) return failure({"invalid_request", "\"data_base64\" is not valid base64"});
-    if (data->size() > kMaxFileBytes) return failure(too_large(path, data->size(), kMaxFileBytes));
-    if (append) return append_file(workspace, path, target, *data);
+    const std::string& data = request.data;
+    if (data.size() > kMaxFileBytes) return failure(too_large(path, data.size(), kMaxFileBytes));
+    if (request.append) return append_file(workspace, path, target, data);
 
     UniqueFd dir;
-    if (auto error = open_parent(workspace, target, make_parents, dir)) return failure(*error);
+    if (auto error = open_parent(workspace, target, request.make_parents, dir)) return failure(*error);
     const std::string& name = target.components.back();
     // Checked first so that no data is written for nothing; the rename re-checks atomically.
     struct stat existing {};
     if (::fstatat(dir.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISDIR(existing.st_mode)) return failure(errno_failure(EISDIR, path));
-        if (!overwrite) return failure(errno_failure(EEXIST, path));
+        if (!request.overwrite) return failure(errno_failure(EEXIST, path));
     }
-    if (auto error = replace_file(dir.get(), name, *data, overwrite, path)) return failure(*error);
-    return {{"ok", true}, {"file", {{"path", path}, {"size", data->size()}}}};
+    if (auto error = replace_file(dir.get(), name, data, request.overwrite, path)) return failure(*error);
+    return {{"ok", true}, {"file", {{"path", path}, {"size", data.size()}}}};
+}
+
+// Opens target for reading when it is a regular file (never through a link); st gets its status.
+std::optional<FileError> open_regular(int workspace, const std::string& path, const WorkspacePath& target,
+                                      UniqueFd& file, struct stat& st) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    file = open_beneath(workspace, join_components(target.components, target.components.size()),
+                        O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (!file) return errno_failure(errno, path);
+    if (::fstat(file.get(), &st) != 0) return errno_failure(errno, path);
+    if (S_ISDIR(st.st_mode)) return errno_failure(EISDIR, path);
+    if (!S_ISREG(st.st_mode)) return FileError{"invalid_path", in_quotes(path) + " is not a regular file"};
+    return std::nullopt;
 }
 
 // A part of a file: length bytes (fewer at its end) from offset, and the file's whole size, which
 // may be up to max_bytes (any size when absent): a file larger than one answer is read in parts.
 json read_file_part(int workspace, const std::string& path, const WorkspacePath& target,
                     std::uint64_t offset, std::uint64_t length, std::optional<std::uint64_t> max_bytes) {
-    UniqueFd file = open_beneath(workspace,
-                                 join_components(target.components, target.components.size()),
-                                 O_RDONLY | O_NONBLOCK | O_NOCTTY);
-    if (!file) return failure(errno_failure(errno, path));
+    UniqueFd file;
     struct stat st {};
-    if (::fstat(file.get(), &st) != 0) return failure(errno_failure(errno, path));
-    if (S_ISDIR(st.st_mode)) return failure(errno_failure(EISDIR, path));
-    if (!S_ISREG(st.st_mode))
-        return failure({"invalid_path", in_quotes(path) + " is not a regular file"});
+    if (auto error = open_regular(workspace, path, target, file, st)) return failure(*error);
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (max_bytes && size > *max_bytes) return failure(too_large(path, size, *max_bytes));
     const std::uint64_t wanted = offset >= size ? 0 : std::min(length, size - offset);
@@ -338,32 +294,20 @@ json read_file_part(int workspace, const std::string& path, const WorkspacePath&
             {"data_base64", protocol::base64_encode(data)}};
 }
 
-json read_file(int workspace, const json& request) {
-    RequestFields fields(request);
-    const std::string path = fields.text("path");
-    const bool partial = request.contains("offset") || request.contains("length");
-    const std::uint64_t offset = fields.count("offset", 0);
-    const std::uint64_t length = fields.count("length", kMaxFileBytes);
-    const std::optional<std::uint64_t> max_bytes =
-        request.contains("max_bytes") ? std::optional(fields.count("max_bytes", 0)) : std::nullopt;
-    const std::uint64_t limit = std::min(max_bytes.value_or(kMaxFileBytes), kMaxFileBytes);
-    if (fields.error()) return failure(*fields.error());
+json read_file(int workspace, const protocol::FileReadRequest& request) {
+    const std::string& path = request.path;
+    const std::uint64_t length = request.length.value_or(kMaxFileBytes);
+    const std::uint64_t limit = std::min(request.max_bytes.value_or(kMaxFileBytes), kMaxFileBytes);
     if (length > kMaxFileBytes)
         return failure({"invalid_request", "\"length\" is above " + std::to_string(kMaxFileBytes)});
     const WorkspacePath target = parse_workspace_path(path);
     if (!target.error.empty()) return failure({"invalid_path", target.error});
-    if (partial) return read_file_part(workspace, path, target, offset, length, max_bytes);
+    if (request.partial())
+        return read_file_part(workspace, path, target, request.offset.value_or(0), length, request.max_bytes);
 
-    // O_NONBLOCK: opening a FIFO must not wait for a writer.
-    UniqueFd file = open_beneath(workspace,
-                                 join_components(target.components, target.components.size()),
-                                 O_RDONLY | O_NONBLOCK | O_NOCTTY);
-    if (!file) return failure(errno_failure(errno, path));
+    UniqueFd file;
     struct stat st {};
-    if (::fstat(file.get(), &st) != 0) return failure(errno_failure(errno, path));
-    if (S_ISDIR(st.st_mode)) return failure(errno_failure(EISDIR, path));
-    if (!S_ISREG(st.st_mode))
-        return failure({"invalid_path", in_quotes(path) + " is not a regular file"});
+    if (auto error = open_regular(workspace, path, target, file, st)) return failure(*error);
     if (static_cast<std::uint64_t>(st.st_size) > limit)
         return failure(too_large(path, static_cast<std::uint64_t>(st.st_size), limit));
 
@@ -387,10 +331,8 @@ json read_file(int workspace, const json& request) {
             {"data_base64", protocol::base64_encode(data)}};
 }
 
-json list_directory(int workspace, const json& request) {
-    RequestFields fields(request);
-    const std::string path = fields.text("path", ".");
-    if (fields.error()) return failure(*fields.error());
+json list_directory(int workspace, const protocol::FileListRequest& request) {
+    const std::string& path = request.path;
     const WorkspacePath target = parse_workspace_path(path);
     if (!target.error.empty()) return failure({"invalid_path", target.error});
 
@@ -426,11 +368,8 @@ json list_directory(int workspace, const json& request) {
     return {{"ok", true}, {"path", path}, {"entries", std::move(entries)}};
 }
 
-json delete_path(int workspace, const json& request) {
-    RequestFields fields(request);
-    const std::string path = fields.text("path");
-    const bool recursive = fields.flag("recursive", false);
-    if (fields.error()) return failure(*fields.error());
+json delete_path(int workspace, const protocol::FileDeleteRequest& request) {
+    const std::string& path = request.path;
     const WorkspacePath target = parse_workspace_path(path);
     if (!target.error.empty()) return failure({"invalid_path", target.error});
     if (target.components.empty())
@@ -443,7 +382,7 @@ json delete_path(int workspace, const json& request) {
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
         return failure(errno_failure(errno, path));
     if (S_ISDIR(st.st_mode)) {
-        if (!recursive)
+        if (!request.recursive)
             return failure({"is_a_directory",
                             in_quotes(path) + " is a directory: set \"recursive\" to delete it"});
         if (auto error = remove_tree(dir.get(), name, path, 0)) return failure(*error);
@@ -453,12 +392,9 @@ json delete_path(int workspace, const json& request) {
     return {{"ok", true}};
 }
 
-json move_path(int workspace, const json& request) {
-    RequestFields fields(request);
-    const std::string from = fields.text("from");
-    const std::string to = fields.text("to");
-    const bool overwrite = fields.flag("overwrite", true);
-    if (fields.error()) return failure(*fields.error());
+json move_path(int workspace, const protocol::FileMoveRequest& request) {
+    const std::string& from = request.from;
+    const std::string& to = request.to;
     const WorkspacePath source = parse_workspace_path(from);
     if (!source.error.empty()) return failure({"invalid_path", source.error});
     const WorkspacePath target = parse_workspace_path(to);
@@ -478,27 +414,26 @@ json move_path(int workspace, const json& request) {
         return failure(errno_failure(EISDIR, to));
     // renameat never follows a link: a link at either end is moved or replaced itself.
     const int rc = ::renameat2(source_dir.get(), source_name.c_str(), target_dir.get(),
-                               target_name.c_str(), overwrite ? 0 : RENAME_NOREPLACE);
+                               target_name.c_str(), request.overwrite ? 0 : RENAME_NOREPLACE);
     if (rc != 0) return failure(errno_failure(errno, errno == ENOENT ? from : to));
     return {{"ok", true}};
 }
 
 }  // namespace
 
-bool is_file_operation(std::string_view op) {
-    return op == "file_write" || op == "file_read" || op == "file_list" || op == "file_delete" ||
-           op == "file_move";
-}
-
-json handle_file_request(int workspace, const json& request) {
-    auto op = request.find("op");
-    const std::string name = op != request.end() && op->is_string() ? op->get<std::string>() : "";
-    if (name == "file_write") return write_file(workspace, request);
-    if (name == "file_read") return read_file(workspace, request);
-    if (name == "file_list") return list_directory(workspace, request);
-    if (name == "file_delete") return delete_path(workspace, request);
-    if (name == "file_move") return move_path(workspace, request);
-    return file_failure("invalid_request", "unknown file operation \"" + name + "\"");
+json handle_file_request(int workspace, const protocol::Request& request) {
+    return std::visit(
+        [&](const auto& r) -> json {
+            using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, protocol::FileWriteRequest>) return write_file(workspace, r);
+            else if constexpr (std::is_same_v<T, protocol::FileReadRequest>) return read_file(workspace, r);
+            else if constexpr (std::is_same_v<T, protocol::FileListRequest>) return list_directory(workspace, r);
+            else if constexpr (std::is_same_v<T, protocol::FileDeleteRequest>) return delete_path(workspace, r);
+            else if constexpr (std::is_same_v<T, protocol::FileMoveRequest>) return move_path(workspace, r);
+            else return file_failure("invalid_request", "\"" + std::string(protocol::op_name(request)) +
+                                                            "\" is not a file operation");
+        },
+        request);
 }
 
 json file_failure(std::string_view kind, const std::string& message) {

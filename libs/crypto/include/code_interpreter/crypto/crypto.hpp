@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace ci::protocol {
+namespace ci::crypto {
 
 // Lower-case hex HMAC-SHA256 of the concatenation of parts, keyed with key.
 std::string hmac_sha256_hex(std::string_view key, std::initializer_list<std::string_view> parts);
@@ -16,4 +16,4 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 // bytes random bytes from the OS CSPRNG, as lower-case hex (2 * bytes characters).
 std::string random_hex(std::size_t bytes);
 
-}  // namespace ci::protocol
+}  // namespace ci::crypto

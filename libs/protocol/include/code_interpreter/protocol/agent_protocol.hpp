@@ -7,17 +7,14 @@
 // where body is a JSON object and signature = hex HMAC-SHA256(key, kWireVersion || body) with the
 // per-worker key. A message whose signature does not verify is dropped by the receiver.
 //
-// Requests  (gateway -> agent): {"id": <uint64>, "op": "ping"}
-//                               {"id": <uint64>, "op": "execute", "code": "...",
-//                                "max_output_bytes": <uint64>, "store_history": <bool, default false>,
-//                                "stream": <bool, default false>}
-//                               {"id": <uint64>, "op": "interrupt"}   (interrupts the running execution)
-// Replies   (agent -> gateway): {"id": <same>, "ok": true, "result": ExecutionResult}   (execute)
-//                               {"id": <same>, "ok": true, "ready": true}              (ping)
-//                               {"id": <same>, "ok": true, "interrupted": <bool>}      (interrupt)
-//                               {"id": <same>, "ok": false, "error": "..."}
-// The agent answers a ping only once its kernel is ready, so the first ping's answer is the
-// worker's readiness signal.
+// Requests (gateway -> agent): {"id": <uint64>, "op", ...}, one type per operation in
+// requests.hpp, which encodes and strictly decodes them.
+// Replies  (agent -> gateway), same "id":
+//   ping       {"ok": true, "ready": true}  (sent only once the kernel is ready, so the first
+//              answer is the worker's readiness signal)
+//   execute    {"ok": true, "result": ExecutionResult}
+//   interrupt  {"ok": true, "interrupted": <bool>}
+//   any        {"ok": false, "error": "<one sentence>"} (a malformed request, a dead kernel)
 //
 // Streaming: with "stream": true the agent sends, before the final reply, zero or more events
 //   {"id": <the execute's id>, "event": OutputItem}        (no "ok" key: that marks an event)
@@ -31,42 +28,30 @@
 // Workspace files (the kernel's working directory). Paths are relative to it, "/"-separated; "."
 // is the workspace itself. Refused with invalid_path: empty, absolute, a ".." component, a NUL
 // byte, and any path through a symbolic link. No link is ever followed, the last component
-// included: file_read and file_list refuse it, file_write replaces the link itself, file_delete
-// removes the link itself. File operations run beside executions: they never wait for the kernel.
-//   {"id", "op": "file_write", "path": P, "data_base64": B, "overwrite": <bool, default true>,
-//    "make_parents": <bool, default true>}
-//        -> {"id", "ok": true, "file": {"path": P, "size": <bytes>}}
-//        Written to a temporary file in the same directory, then renamed over P: mode 0644, owned
-//        by the kernel's user. New parent directories get mode 0755.
-//        With "append": true, B is appended to the existing regular file P instead (one part of a
-//        file larger than one message; "overwrite" and "make_parents" do not apply) and "size" is
-//        the file's size after it.
-//   {"id", "op": "file_read", "path": P, "max_bytes": <uint64, default and at most kMaxFileBytes>}
-//        -> {"id", "ok": true, "file": {"path": P, "size": <bytes>}, "data_base64": B}
-//        A file above max_bytes is too_large; one that is not a regular file is invalid_path.
-//   {"id", "op": "file_read", "path": P, "offset": <uint64>, "length": <uint64, at most
-//    kMaxFileBytes>, "max_bytes": <uint64, optional>}   (either of offset/length: a part)
-//        -> {"id", "ok": true, "file": {"path": P, "size": <whole file>}, "offset", "data_base64"}
-//        B holds up to length bytes from offset (fewer at the end, none past it); a file above
-//        max_bytes is too_large.
-//   {"id", "op": "file_move", "from": P, "to": Q, "overwrite": <bool, default true>}
-//        -> {"id", "ok": true}
-//        Renames P to Q (Q's missing parents are made), never following a link at either end; a
-//        directory at Q is is_a_directory, an existing Q without overwrite is exists.
-//   {"id", "op": "file_list", "path": <P, default ".">}
-//        -> {"id", "ok": true, "path": P, "entries": [{"name", "type": "file" | "directory" |
-//            "symlink" | "other", "size": <bytes; 0 unless a file>, "modified_unix_ms"}]}
-//        sorted by name (bytewise); at most kMaxListEntries entries, else too_large.
-//   {"id", "op": "file_delete", "path": P, "recursive": <bool, default false>}
-//        -> {"id", "ok": true}
-//        A directory needs "recursive"; symbolic links are removed, never followed. The workspace
-//        itself cannot be deleted.
-//   Failure: {"id", "ok": false, "error": "<one sentence>", "error_kind": K}, K one of
+// included: file_read and file_list refuse it, file_write replaces the link itself (and append
+// refuses it), file_delete removes the link itself, file_move moves or replaces the link itself.
+// File operations run beside executions: they never wait for the kernel. Replies:
+//   file_write   {"ok": true, "file": {"path": P, "size": <bytes>}}: written to a temporary file
+//                in the same directory, then renamed over P, mode 0644, owned by the kernel's user;
+//                new parent directories get mode 0755. With append, the data goes at the end of
+//                the existing regular file P (one part of a file larger than one message) and
+//                "size" is the file's size after it.
+//   file_read    {"ok": true, "file": {"path": P, "size": <bytes>}, "data_base64": B}; a file
+//                above max_bytes is too_large, one that is not a regular file invalid_path. A part
+//                (offset or length given) also says "offset": B holds up to length bytes from it
+//                (fewer at the end, none past it) and "size" is the whole file's.
+//   file_list    {"ok": true, "path": P, "entries": [{"name", "type": "file" | "directory" |
+//                "symlink" | "other", "size": <bytes; 0 unless a file>, "modified_unix_ms"}]},
+//                sorted by name (bytewise); at most kMaxListEntries entries, else too_large.
+//   file_delete  {"ok": true}: a directory needs recursive; the workspace itself cannot be deleted.
+//   file_move    {"ok": true}: a directory at "to" is is_a_directory, an existing "to" without
+//                overwrite is exists.
+//   Failure: {"ok": false, "error": "<one sentence>", "error_kind": K}, K one of
 //     invalid_path, not_found, exists, is_a_directory, not_a_directory, not_empty (a directory
 //     that gained entries while it was deleted), too_large (a file or data above the limit: the
 //     message gives both sizes), no_space, io (anything else, including a file server that is
-//     gone), invalid_request (a field of the wrong type, bad base64 or an unknown file op: a bug
-//     of the sender, never the user's doing).
+//     gone), invalid_request (a request the agent refused to decode: a bug of the sender, never
+//     the user's doing).
 #include <cstddef>
 #include <cstdint>
 #include <optional>

@@ -16,6 +16,7 @@
 #include "code_interpreter/agent/kernel_process.hpp"
 #include "code_interpreter/agent/readiness.hpp"
 #include "code_interpreter/fd/unique_fd.hpp"
+#include "code_interpreter/protocol/requests.hpp"
 
 namespace ci::agent {
 
@@ -35,12 +36,9 @@ public:
 
 private:
     struct Request {
-        std::string routing_id;
+        std::string routing_id;  // empty: the agent's own warm-up
         nlohmann::json id;
-        std::string code;
-        std::uint64_t max_output_bytes = 0;
-        bool store_history = false;
-        bool stream = false;
+        protocol::ExecuteRequest execute;
     };
     struct Running {
         Request request;
@@ -56,10 +54,8 @@ private:
     void handle_kernel_messages();
     void handle_gateway_messages();
     void handle_request(std::string routing_id, const nlohmann::json& body);
-    void handle_execute(std::string routing_id, const nlohmann::json& id,
-                        const nlohmann::json& body);
     void handle_file_request(std::string routing_id, const nlohmann::json& id,
-                             const nlohmann::json& body);
+                             const protocol::Request& request);
     void handle_file_server();
     void fail_file_requests();
     void send_events();

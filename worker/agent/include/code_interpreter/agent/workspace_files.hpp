@@ -1,6 +1,6 @@
 #pragma once
-// The file operations of the agent protocol (file_write, file_read, file_list, file_delete; see
-// agent_protocol.hpp), done beneath a directory fd of the workspace.
+// The file operations of the agent protocol (file_write, file_read, file_list, file_delete,
+// file_move: requests.hpp, agent_protocol.hpp), done beneath a directory fd of the workspace.
 //
 // Confinement: a path is first checked as text (workspace_path.hpp), then resolved with openat2
 // and RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS from the workspace fd, so that no symbolic link is
@@ -15,13 +15,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "code_interpreter/protocol/requests.hpp"
+
 namespace ci::agent {
 
-// True for the ops handle_file_request serves.
-bool is_file_operation(std::string_view op);
-
-// The reply to one request (without its id): {"ok": true, ...} or file_failure(...).
-nlohmann::json handle_file_request(int workspace, const nlohmann::json& request);
+// The reply to one file request (without its id): {"ok": true, ...} or file_failure(...).
+nlohmann::json handle_file_request(int workspace, const protocol::Request& request);
 
 // {"ok": false, "error": message, "error_kind": kind}.
 nlohmann::json file_failure(std::string_view kind, const std::string& message);

@@ -1,0 +1,181 @@
+// WorkerPool's own logic on a fake backend and a fake agent channel (tests/support/fake_workers.hpp):
+// the warm pool's bounds under churn, a worker that never becomes ready, creation failures, and
+// adoption after a restart. The real stack covers the same paths in tests/integration.
+#include <filesystem>
+#include <future>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "fake_workers.hpp"
+#include "metrics.hpp"
+#include "worker_pool.hpp"
+
+namespace ci {
+namespace {
+
+using namespace std::chrono_literals;
+using test::eventually;
+using test::FakeAgentChannel;
+using test::FakeBackend;
+
+class PoolLogic : public ::testing::Test {
+protected:
+    void SetUp() override {
+        config_.min_idle_workers = 2;
+        config_.max_total_workers = 3;
+        config_.acquire_timeout = 300ms;
+        config_.worker_start_timeout = 5s;
+        config_.create_concurrency = 2;
+        std::string tmpl = (std::filesystem::temp_directory_path() / "ci-pool-test.XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+        dir_ = tmpl;
+        config_.state_file = (dir_ / "pool-state.json").string();
+    }
+    void TearDown() override {
+        if (pool_) pool_->shutdown(2s);
+        pool_.reset();
+        tasks_.stop();
+        std::filesystem::remove_all(dir_);
+    }
+
+    std::unique_ptr<WorkerPool> make_pool() {
+        return std::make_unique<WorkerPool>(config_, WorkerConfig{}, backend_, nullptr, channel_, tasks_, metrics_);
+    }
+    // A leased worker, or the error.
+    std::variant<WorkerPtr, ApiError> acquire() {
+        std::promise<std::variant<WorkerPtr, ApiError>> done;
+        pool_->acquire([&](WorkerPtr worker, std::optional<ApiError> error) {
+            if (error) done.set_value(*error);
+            else done.set_value(worker);
+        });
+        auto future = done.get_future();
+        EXPECT_EQ(future.wait_for(5s), std::future_status::ready);
+        return future.get();
+    }
+    bool idle_is(int n) {
+        return eventually([&] { return pool_->stats().idle == n; });
+    }
+
+    std::filesystem::path dir_;
+    PoolConfig config_;
+    FakeBackend backend_;
+    FakeAgentChannel channel_;
+    TaskRunner tasks_{4};
+    Metrics metrics_;
+    std::unique_ptr<WorkerPool> pool_;
+};
+
+TEST_F(PoolLogic, FillsToMinIdleAndNeverPassesMaxTotal) {
+    pool_ = make_pool();
+    pool_->start();
+    ASSERT_TRUE(idle_is(2));
+    EXPECT_FALSE(pool_->stats().initializing);
+    std::vector<WorkerPtr> leased;
+    for (int i = 0; i < 3; ++i) {
+        auto got = acquire();
+        ASSERT_TRUE(std::holds_alternative<WorkerPtr>(got)) << std::get<ApiError>(got).message;
+        leased.push_back(std::get<WorkerPtr>(got));
+    }
+    EXPECT_EQ(pool_->stats().total(), 3);
+    auto refused = acquire();
+    ASSERT_TRUE(std::holds_alternative<ApiError>(refused));
+    EXPECT_EQ(std::get<ApiError>(refused).reason, ErrorReason::pool_exhausted);
+    EXPECT_LE(backend_.alive().size(), 3u);
+
+    pool_->retire(leased.back(), "test");
+    leased.pop_back();
+    EXPECT_TRUE(eventually([&] { return backend_.destroyed().size() == 1; }));
+    // The freed place refills the idle pool, within max_total_workers.
+    ASSERT_TRUE(idle_is(1));
+    EXPECT_EQ(pool_->stats().total(), 3);
+}
+
+TEST_F(PoolLogic, ChurnKeepsTheBoundsAndDestroysEveryRetiredWorker) {
+    pool_ = make_pool();
+    pool_->start();
+    ASSERT_TRUE(idle_is(2));
+    for (int round = 0; round < 20; ++round) {
+        auto got = acquire();
+        ASSERT_TRUE(std::holds_alternative<WorkerPtr>(got)) << round << ": " << std::get<ApiError>(got).message;
+        EXPECT_LE(pool_->stats().total(), 3) << round;
+        EXPECT_LE(backend_.alive().size(), 3u) << round;
+        pool_->retire(std::get<WorkerPtr>(got), "churn");
+    }
+    EXPECT_TRUE(eventually([&] { return backend_.destroyed().size() == 20; }));
+    ASSERT_TRUE(idle_is(2));
+    EXPECT_EQ(backend_.created(), 22);
+}
+
+TEST_F(PoolLogic, AWorkerWhoseAgentNeverAnswersIsDestroyed) {
+    config_.min_idle_workers = 1;
+    config_.worker_start_timeout = 200ms;
+    channel_.set_answers_pings(false);
+    pool_ = make_pool();
+    pool_->start();
+    EXPECT_TRUE(eventually([&] { return !backend_.destroyed().empty(); }));
+    EXPECT_EQ(pool_->stats().idle, 0);
+    EXPECT_TRUE(pool_->stats().initializing);
+    channel_.set_answers_pings(true);
+    ASSERT_TRUE(idle_is(1));
+    EXPECT_FALSE(pool_->stats().initializing);
+}
+
+TEST_F(PoolLogic, CreationFailuresShowInTheConditionAndAnswerWaiters) {
+    backend_.fail_creations("no space left on device", plugin::FailureKind::exhausted);
+    pool_ = make_pool();
+    pool_->start();
+    EXPECT_TRUE(eventually([&] { return pool_->stats().condition == "host_exhausted"; }));
+    auto refused = acquire();
+    ASSERT_TRUE(std::holds_alternative<ApiError>(refused));
+    EXPECT_EQ(std::get<ApiError>(refused).reason, ErrorReason::backend_unavailable);
+    EXPECT_NE(pool_->stats().last_create_error.find("no space left"), std::string::npos);
+    backend_.fail_creations(std::nullopt);
+    EXPECT_TRUE(eventually([&] { return pool_->stats().idle == 2; }, 10s));
+    EXPECT_EQ(pool_->stats().condition, "ok");
+}
+
+TEST_F(PoolLogic, ARestartedPoolAdoptsTheWorkersItsStateFileNames) {
+    pool_ = make_pool();
+    pool_->start();
+    ASSERT_TRUE(idle_is(2));
+    auto got = acquire();
+    ASSERT_TRUE(std::holds_alternative<WorkerPtr>(got));
+    const WorkerPtr leased = std::get<WorkerPtr>(got);
+    pool_->assign(leased, "11111111-1111-4111-8111-111111111111", 1700000000000);
+    ASSERT_TRUE(idle_is(2));
+    pool_->detach(2s);
+    pool_.reset();
+    backend_.add_existing("aaaaaaaaaaaa");  // half-created by the earlier run: not in the file
+
+    pool_ = make_pool();
+    Adoption adoption = pool_->start();
+    ASSERT_EQ(adoption.sessions.size(), 1u);
+    EXPECT_EQ(adoption.sessions[0].user, "11111111-1111-4111-8111-111111111111");
+    EXPECT_EQ(adoption.sessions[0].worker->id, leased->id);
+    EXPECT_EQ(adoption.sessions[0].started_ms, 1700000000000);
+    EXPECT_TRUE(adoption.lost_users.empty());
+    EXPECT_EQ(pool_->stats().busy, 1);
+    EXPECT_FALSE(backend_.alive().count("aaaaaaaaaaaa"));
+    EXPECT_TRUE(idle_is(2));
+}
+
+TEST_F(PoolLogic, ASavedSessionWhoseWorkerIsGoneIsReportedLost) {
+    pool_ = make_pool();
+    pool_->start();
+    ASSERT_TRUE(idle_is(2));
+    auto got = acquire();
+    ASSERT_TRUE(std::holds_alternative<WorkerPtr>(got));
+    pool_->assign(std::get<WorkerPtr>(got), "22222222-2222-4222-8222-222222222222", 1);
+    pool_->detach(2s);
+    pool_.reset();
+    backend_.destroy_worker(std::get<WorkerPtr>(got)->id);  // gone while the gateway was down
+
+    pool_ = make_pool();
+    Adoption adoption = pool_->start();
+    EXPECT_TRUE(adoption.sessions.empty());
+    EXPECT_EQ(adoption.lost_users, std::vector<std::string>{"22222222-2222-4222-8222-222222222222"});
+}
+
+}  // namespace
+}  // namespace ci

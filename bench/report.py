@@ -56,7 +56,7 @@ def machine():
 
 
 runs = {name: load(name) for name in ["raw", "raw-nohist", "raw-lean", "raw-single", "raw-single-nohist", "raw-single-lean",
-                                       "gw-main", "gw-single", "gw-new",
+                                       "gw-main", "gw-original", "gw-single", "gw-new",
                                        "gw-refill-quiet", "gw-refill-burst", "gw-200"]}
 fill, fill200, memory = load("fill"), load("fill-200"), load("memory")
 gw_start, gw_end, gw_200 = load("gateway-start"), load("gateway-end"), load("gateway-200")
@@ -155,6 +155,7 @@ starts its kernels with ("lean": docs/architecture.md, "The kernel's configurati
 {row('raw-nohist')}
 {row('raw-lean')}
 {row('gw-main')}
+{row('gw-original')}
 {row('raw-single')}
 {row('raw-single-nohist')}
 {row('raw-single-lean')}
@@ -163,6 +164,7 @@ starts its kernels with ("lean": docs/architecture.md, "The kernel's configurati
 - Gateway / raw default kernels: throughput {ratio(rps('gw-main'), rps('raw'))}, P50 {ratio(lat('gw-main', 'p50'), lat('raw', 'p50'))}, P95 {ratio(lat('gw-main', 'p95'), lat('raw', 'p95'))}, P99 {ratio(lat('gw-main', 'p99'), lat('raw', 'p99'))}.
 - Gateway / raw kernels with `store_history` false: throughput {ratio(rps('gw-main'), rps('raw-nohist'))}, P95 {ratio(lat('gw-main', 'p95'), lat('raw-nohist', 'p95'))}, P99 {ratio(lat('gw-main', 'p99'), lat('raw-nohist', 'p99'))}. Without history the bare kernels manage {ratio(rps('raw-nohist'), rps('raw'))} the default's throughput.
 - Gateway / raw lean kernels (the same kernels, driven directly, each by its own client, without fair scheduling): throughput {ratio(rps('gw-main'), rps('raw-lean'))}, P95 {ratio(lat('gw-main', 'p95'), lat('raw-lean', 'p95'))}, P99 {ratio(lat('gw-main', 'p99'), lat('raw-lean', 'p99'))}. The lean configuration alone gives bare kernels {ratio(rps('raw-lean'), rps('raw'))} the default's throughput.
+- The original project's own stress test (its three scenarios, an integer counter, a list sum and a numpy array, by user; every printed number checked as it checks them; `--workload original`): {fmt(rps('gw-original'))} requests/s, P95 {fmt(lat('gw-original', 'p95'), 1, ' ms')}, {fmt(get(runs['gw-original'], 'verification_rate'))}% verified. The original project publishes ~32.8 requests/s and P95 496.5 ms for the same 25 x 100 on an i5-14400 (its README).
 - One user, one request at a time: the gateway adds {fmt(added_p50, 2, ' ms')} to the P50 of a direct call to a lean kernel without history, as the gateway makes it ({fmt(lat('gw-single', 'p50'), 2)} ms against {fmt(lat('raw-single-lean', 'p50'), 2)} ms): HTTP, the gateway, the signed ipc hop and the agent. A direct call to a default kernel takes {fmt(lat('raw-single', 'p50'), 2)} ms (with history) and {fmt(lat('raw-single-nohist', 'p50'), 2)} ms (without).
 
 ![Latency distributions](benchmarks-latency.png)

@@ -48,6 +48,9 @@ mkdir -p "$results" "$out"
 url=http://127.0.0.1:$port
 bin=build/bin
 gateway_started=0
+# start.sh's own files (pid, log, remembered settings) stay with the results, not in var/: the
+# pool flags given here are the benchmark's, not the next start's.
+export CI_VAR_DIR="$results/var"
 
 cleanup() {
   if [ "$gateway_started" -eq 1 ]; then stop_gateway >/dev/null 2>&1 || echo "run.sh: stopping the gateway failed" >&2; fi
@@ -75,17 +78,14 @@ loadgen_cmd=("$bin/ci-bench-loadgen" --url "$url" --token-file var/auth_token.tx
 loadgen() { measure "${loadgen_cmd[@]}" "$@"; }
 
 start_gateway() {
-  run ./start.sh --min-idle-workers "$1" --max-total-workers "$2" --port "$port" >&2
-  pid=$(cat var/gateway.pid)
-  # var/ is shared with whoever else uses start.sh here: make sure the pid is this gateway's.
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--port $port " ||
-    { echo "run.sh: var/gateway.pid ($pid) is not the gateway just started; stop it by hand" >&2; exit 1; }
+  run ./start.sh --no-build --min-idle-workers "$1" --max-total-workers "$2" --port "$port" >&2
+  pid=$(cat "$CI_VAR_DIR/gateway.pid")
   gateway_started=1
   step "waiting for $1 idle workers"
   measure bench/metrics.sh fill "$url" var/admin_token.txt "$pid" "$1" 1800 >"$results/$3.json"
 }
 
-# ./stop.sh goes by var/gateway.pid; the gateway this script started must be gone whatever it says.
+# ./stop.sh goes by $CI_VAR_DIR/gateway.pid; the gateway this script started must be gone whatever it says.
 stop_gateway() {
   run ./stop.sh --remove-workers >&2
   if kill -0 "$pid" 2>/dev/null; then
@@ -122,6 +122,9 @@ loadgen --users 1 --requests "$single" --json "$results/gw-single.json"
 step "gateway: $users x $requests"
 measure bench/metrics.sh threads-during "$pid" "$results/threads-main.json" -- \
   "${loadgen_cmd[@]}" --users "$users" --requests "$requests" --json "$results/gw-main.json"
+step "gateway: $users x $requests, the original project's stress test"
+loadgen --workload original --users "$users" --requests "$requests" --label "gateway, the original's stress test" \
+  --json "$results/gw-original.json"
 step "gateway: $new_sessions new sessions"
 loadgen --mode new-session --sessions "$new_sessions" --json "$results/gw-new.json"
 step "gateway: $refill_users users with a quiet pool, then while $burst workers are refilled"

@@ -76,9 +76,6 @@ public:
         options.max_total = 4;
         options.timeout_s = 20;
         options.backend_toml = backend_toml;
-        // For running against a differently tagged worker image.
-        if (const char* image = std::getenv("CI_TEST_WORKER_IMAGE"); image && *image)
-            options.backend_toml += std::string("\nimage = \"") + image + "\"\n";
         gateway_ = std::make_unique<TestGateway>(name, options);
     }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -30,11 +31,17 @@ std::string gateway_toml(const std::string& instance, const TestGatewayOptions& 
                        "\n[plugins.auth-token]\npath = \"" CI_BUILD_DIR "/plugins/libci_auth_token.so\"\n"
                        "token = \"" + kUserToken + "\"\nadmin_token = \"" + kAdminToken + "\"\n"
                        "[plugins.docker-backend]\npath = \"" CI_BUILD_DIR "/plugins/libci_docker_backend.so\"\n"
-                       "instance = \"" + instance + "\"\n" + options.backend_toml + "\n" + options.plugins_toml;
+                       "instance = \"" + instance + "\"\n" + worker_image_setting() + options.backend_toml + "\n" +
+                       options.plugins_toml;
     if (options.loop_disk)
         toml += "\n[plugins.loop-disk]\npath = \"" CI_BUILD_DIR "/plugins/libci_loop_disk_storage.so\"\n"
                 "instance = \"" + instance + "\"\n" + options.loop_disk_toml;
     return toml;
+}
+
+std::string worker_image_setting() {
+    const char* image = std::getenv("CI_TEST_WORKER_IMAGE");
+    return image && *image ? std::string("image = \"") + image + "\"\n" : std::string();
 }
 
 std::string instance_name(const std::string& name) { return "t" + std::to_string(::getpid()) + "-" + name; }

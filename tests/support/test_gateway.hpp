@@ -27,6 +27,9 @@ struct TestGatewayOptions {
     bool keep_workers_on_stop = false;
 };
 
+// `image = "<$CI_TEST_WORKER_IMAGE>"` for the docker backend's table when that variable is set (to
+// run the tests against a differently tagged worker image), else nothing.
+std::string worker_image_setting();
 // "t<pid>-<name>": the instance label of a test gateway named name.
 std::string instance_name(const std::string& name);
 // The configuration a test gateway of that instance runs with.

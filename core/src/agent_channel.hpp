@@ -19,6 +19,7 @@ struct AgentReply {
         timeout,       // no answer before the deadline
         disconnected,  // the worker was disconnected (released, destroyed) before an answer
         lost,          // the agent's end of the connection went away (agent or worker died)
+        violation,     // the agent broke the protocol (message says how): it is not trusted any more
     };
     Status status = Status::ok;
     nlohmann::json body;
@@ -31,7 +32,9 @@ public:
     using Callback = std::function<void(AgentReply)>;
     // An agent's interim message for a request ({"id", "event"}, no "ok"): gets the "event" value.
     using EventCallback = std::function<void(const nlohmann::json& event)>;
-    using LostCallback = std::function<void(const std::string& worker_id)>;
+    // Why a connected agent is of no more use: its connection went away, or it broke the protocol.
+    enum class Loss { gone, violation };
+    using LostCallback = std::function<void(const std::string& worker_id, Loss loss)>;
 
     virtual ~AgentChannel() = default;
 
@@ -46,8 +49,8 @@ public:
                  Callback callback) {
         this->request(worker_id, request, deadline, std::move(callback), EventCallback{});
     }
-    // Called when a connected agent's connection goes away, after its pending requests were
-    // answered with `lost`.
+    // Called when a connected agent's connection goes away or the agent breaks the protocol, after
+    // its pending requests were answered with `lost` or `violation`; the worker must be destroyed.
     virtual void set_on_lost(LostCallback callback) = 0;
 };
 

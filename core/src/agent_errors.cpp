@@ -15,6 +15,9 @@ ApiError unanswered_error(const AgentReply& reply, std::string_view what, std::c
             return {ErrorReason::session_released, "the session ended before " + subject + " was answered"};
         case AgentReply::Status::lost:
             return {ErrorReason::worker_lost, subject + " was not answered: " + reply.message};
+        case AgentReply::Status::violation:
+            return {ErrorReason::protocol_violation, subject + " was not answered: " + reply.message +
+                                                         "; the worker is being destroyed"};
         case AgentReply::Status::agent_error:
         case AgentReply::Status::ok:
             break;
@@ -42,8 +45,15 @@ ApiError recycled_error(const plugin::Result<plugin::WorkerStatus>& inspection, 
                         std::chrono::milliseconds timeout) {
     const std::string recycled = "; the worker was destroyed and the next call starts a fresh session";
     ApiError error;
-    if (inspection.ok() && inspection.value().state == plugin::WorkerState::oom_killed) {
+    if (reply.status == AgentReply::Status::violation) {
+        // Whatever the worker's state, what its agent sent cannot be trusted.
+        error = {ErrorReason::protocol_violation, reply.message + recycled};
+    } else if (inspection.ok() && inspection.value().state == plugin::WorkerState::oom_killed) {
         error = {ErrorReason::oom_killed, "the worker ran out of memory (killed at its memory limit)" + recycled};
+    } else if (reply.status == AgentReply::Status::agent_error) {
+        // The agent said the kernel failed; it exits right after, so the worker may already be
+        // stopped when inspected: the agent's word is the cause.
+        error = {ErrorReason::kernel_died, "the kernel failed: " + reply.message + recycled};
     } else if (inspection.ok() && inspection.value().state != plugin::WorkerState::running) {
         error = {ErrorReason::worker_lost, "the worker stopped unexpectedly (" + inspection.value().detail + ")" + recycled};
     } else if (!inspection.ok()) {

@@ -16,7 +16,8 @@ namespace ci {
 // A reply without an answer (timeout, disconnected, lost) to what ("the file operation", "the
 // interrupt"): session_released when the session went first, worker_lost when the agent went,
 // and timeout_reason (timeout, or worker_lost for a request the agent answers at once) when
-// nothing came within waited. An agent_error is internal: the agent refused what the gateway sent.
+// nothing came within waited, protocol_violation when the agent broke the protocol. An
+// agent_error is internal: the agent refused what the gateway sent.
 ApiError unanswered_error(const AgentReply& reply, std::string_view what, std::chrono::milliseconds waited,
                           ErrorReason timeout_reason = ErrorReason::timeout);
 
@@ -27,9 +28,10 @@ ApiError unanswered_error(const AgentReply& reply, std::string_view what, std::c
 // a bad field) and anything unknown are internal errors.
 ApiError file_error(const nlohmann::json& agent_reply);
 
-// An execution that failed (reply: timeout, lost, or the agent's error) and whose worker is being
-// destroyed, from what the backend says became of the worker: oom_killed, worker_lost (it stopped
-// or cannot be inspected), timeout, or kernel_died; session_kept is false.
+// An execution that failed (reply: timeout, lost, violation, or the agent's error) and whose worker
+// is being destroyed: protocol_violation when its agent broke the protocol, otherwise from what
+// the backend says became of the worker: oom_killed, worker_lost (it stopped or cannot be
+// inspected), timeout, or kernel_died; session_kept is false.
 ApiError recycled_error(const plugin::Result<plugin::WorkerStatus>& inspection, const AgentReply& reply,
                         std::chrono::milliseconds timeout);
 

@@ -21,10 +21,12 @@ int http_status(ErrorReason reason) {
         case ErrorReason::payload_too_large: return 413;
         case ErrorReason::validation_failed:
         case ErrorReason::url_refused: return 422;
+        case ErrorReason::client_too_slow: return 408;
         case ErrorReason::queue_full: return 429;
         case ErrorReason::internal:
         case ErrorReason::file_io: return 500;
-        case ErrorReason::transfer_failed: return 502;
+        case ErrorReason::transfer_failed:
+        case ErrorReason::protocol_violation: return 502;
         case ErrorReason::pool_exhausted:
         case ErrorReason::backend_unavailable:
         case ErrorReason::timeout:
@@ -56,9 +58,11 @@ const char* reason_code(ErrorReason reason) {
         case ErrorReason::validation_failed: return "validation_failed";
         case ErrorReason::url_refused: return "url_refused";
         case ErrorReason::queue_full: return "queue_full";
+        case ErrorReason::client_too_slow: return "client_too_slow";
         case ErrorReason::internal: return "internal";
         case ErrorReason::file_io: return "file_io";
         case ErrorReason::transfer_failed: return "transfer_failed";
+        case ErrorReason::protocol_violation: return "protocol_violation";
         case ErrorReason::pool_exhausted: return "pool_exhausted";
         case ErrorReason::backend_unavailable: return "backend_unavailable";
         case ErrorReason::timeout: return "timeout";

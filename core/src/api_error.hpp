@@ -26,9 +26,11 @@ enum class ErrorReason {
                           //     422 where ours answer bad_request / invalid_path)
     url_refused,          // 422 a transfer URL leads to a non-public address (url_policy.hpp)
     queue_full,           // 429 too many requests waiting for one session
+    client_too_slow,      // 408 (only in a stream's last event) the client left too many events unread
     internal,             // 500
     file_io,              // 500 the worker's file system failed an operation
     transfer_failed,      // 502 a remote server of a URL transfer failed or refused it
+    protocol_violation,   // 502 the worker's agent broke the gateway's protocol; worker destroyed
     pool_exhausted,       // 503 no worker can be had: max_total_workers reached
     backend_unavailable,  // 503 workers cannot be created (backend error)
     timeout,              // 503 execution exceeded execution.timeout; worker recycled

@@ -97,6 +97,7 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     c.server.threads = server.integer("threads", c.server.threads, 0);
     c.server.max_body_bytes = server.integer("max_body_bytes", c.server.max_body_bytes);
     c.server.keepalive_timeout = server.seconds("keepalive_timeout", c.server.keepalive_timeout);
+    c.server.stream_buffer_bytes = server.integer("stream_buffer_bytes", c.server.stream_buffer_bytes);
     c.server.cors_allowed_origins = server.texts("cors_allowed_origins", c.server.cors_allowed_origins);
     server.reject_unknown();
 
@@ -286,7 +287,10 @@ void apply_overrides(GatewayConfig& config, const CommandLine& cli) {
 
 void validate(const GatewayConfig& c) {
     if (c.server.threads < 1) fail("server.threads", "must be at least 1");
-    if (c.server.max_body_bytes < 1024) fail("server.max_body_bytes", "must be at least 1024");
+    if (c.server.max_body_bytes < 1024 || c.server.max_body_bytes > (8u << 20))
+        fail("server.max_body_bytes", "must be between 1024 and 8388608 (code goes to the worker's agent in one "
+                                      "message of at most 64 MiB)");
+    if (c.server.stream_buffer_bytes < (1u << 20)) fail("server.stream_buffer_bytes", "must be at least 1048576 (1 MiB)");
     if (c.pool.max_total_workers < 1) fail("pool.max_total_workers", "must be at least 1");
     if (c.pool.min_idle_workers < 0) fail("pool.min_idle_workers", "must not be negative");
     if (c.pool.min_idle_workers > c.pool.max_total_workers)
@@ -302,6 +306,8 @@ void validate(const GatewayConfig& c) {
     if (c.worker.tmp_mb < 1) fail("worker.tmp_mb", "must be at least 1");
     if (c.worker.pids_limit < 16) fail("worker.pids_limit", "must be at least 16");
     if (c.execution.timeout.count() <= 0) fail("execution.timeout", "must be positive");
+    if (c.execution.max_output_bytes < 1 || c.execution.max_output_bytes > protocol::kMaxOutputBytesCeiling)
+        fail("execution.max_output_bytes", "must be between 1 and " + std::to_string(protocol::kMaxOutputBytesCeiling));
     if (c.execution.max_queued_per_session < 1) fail("execution.max_queued_per_session", "must be at least 1");
     const std::string file_limit = "must be between 1 and " + std::to_string(protocol::kMaxFileBytes) +
                                    " (the largest file the worker's agent handles)";

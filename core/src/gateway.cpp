@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "code_interpreter/protocol/agent_protocol.hpp"
 #include "log.hpp"
 
 namespace ci {
@@ -12,6 +13,7 @@ Gateway::Gateway(GatewayConfig config, LoadedPlugins plugins)
       plugins_(std::move(plugins)),
       // Blocking backend calls: the creations allowed at once, plus room for destroys and inspects.
       tasks_(config_.pool.create_concurrency + 2),
+      hub_(protocol::max_reply_bytes(config_.execution.max_output_bytes)),
       pool_(config_.pool, config_.worker, *plugins_.isolation, plugins_.storage.get(), hub_, tasks_, metrics_),
       sessions_(config_.execution, config_.pool, pool_, hub_, tasks_, metrics_),
       transfer_threads_(config_.files.url_transfer_threads),

@@ -8,6 +8,7 @@
 #include "cors.hpp"
 #include "http_reply.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 
 namespace ci {
 
@@ -137,6 +138,7 @@ void HttpApi::onRequest(const Request& request, ResponseWriter writer) {
         return;
     }
 
+    Caller caller;
     if (match->access != Access::open) {
         plugin::AuthDecision decision;
         try {
@@ -158,8 +160,10 @@ void HttpApi::onRequest(const Request& request, ResponseWriter writer) {
             send_error(writer, {ErrorReason::forbidden, "this route needs the admin token"});
             return;
         }
+        caller = Caller{std::move(decision.tenant), std::move(decision.principal)};
+        services_->metrics.request_authenticated(caller.principal);
     }
-    match->handler(request, std::move(writer), *services_);
+    match->handler(request, std::move(writer), *services_, caller);
 }
 
 }  // namespace ci

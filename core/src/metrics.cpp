@@ -54,11 +54,25 @@ void gauge(std::string& out, const char* name, const char* help, double value) {
     sample(out, name, "", number(value));
 }
 
+// A label value as the exposition format quotes it (a plugin names principals).
+std::string label_value(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\' || c == '"') out.push_back('\\');
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out.push_back(c);
+    }
+    return out;
+}
+
 void labelled_counter(std::string& out, const char* name, const char* help, const char* label,
                       const std::vector<std::pair<std::string, std::uint64_t>>& values) {
     header(out, name, "counter", help);
     for (const auto& [value, count] : values)
-        sample(out, name, std::string(label) + "=\"" + value + "\"", std::to_string(count));
+        sample(out, name, std::string(label) + "=\"" + label_value(value) + "\"", std::to_string(count));
 }
 
 // _count is the +Inf bucket, so the two always agree even while observations land mid-snapshot.
@@ -98,6 +112,10 @@ Histogram::Snapshot Histogram::snapshot() const {
 
 std::string render_prometheus(const MetricsSnapshot& m) {
     std::string out;
+    labelled_counter(out, "ci_requests_total",
+                     "Requests that passed authentication, by the principal the auth plugin named "
+                     "(auth-token: user-token, admin-token, tenant:<name>).",
+                     "principal", m.requests);
     labelled_counter(out, "ci_executions_total",
                      "Executions answered, by outcome: ok, error (the code raised) or the API error reason.",
                      "outcome", m.executions);
@@ -146,6 +164,11 @@ void Metrics::worker_creation_failed(plugin::FailureKind kind) {
     creation_failures_[index].fetch_add(1, std::memory_order_relaxed);
 }
 
+void Metrics::request_authenticated(const std::string& principal) {
+    std::lock_guard lock(requests_mu_);
+    ++requests_[principal];
+}
+
 MetricsSnapshot Metrics::snapshot(PoolStats pool, SessionStats sessions) const {
     MetricsSnapshot m;
     m.executions = {{"ok", ok_.load(std::memory_order_relaxed)}, {"error", user_error_.load(std::memory_order_relaxed)}};
@@ -154,6 +177,10 @@ MetricsSnapshot Metrics::snapshot(PoolStats pool, SessionStats sessions) const {
         if (auto count = failed_[i].load(std::memory_order_relaxed); count > 0)
             m.executions.emplace_back(reason_code(static_cast<ErrorReason>(i)), count);
     m.execution_seconds = execution_seconds_.snapshot();
+    {
+        std::lock_guard lock(requests_mu_);
+        m.requests.assign(requests_.begin(), requests_.end());
+    }
     for (auto kind : {plugin::FailureKind::unavailable, plugin::FailureKind::not_found, plugin::FailureKind::exhausted,
                       plugin::FailureKind::other})
         m.creation_failures.emplace_back(failure_kind_label(kind),

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +40,7 @@ private:
 // Everything /metrics shows, read at one moment.
 struct MetricsSnapshot {
     std::vector<std::pair<std::string, std::uint64_t>> executions;  // outcome label -> count
+    std::vector<std::pair<std::string, std::uint64_t>> requests;    // principal label -> count
     Histogram::Snapshot execution_seconds;
     std::vector<std::pair<std::string, std::uint64_t>> creation_failures;  // kind label -> count
     Histogram::Snapshot creation_seconds;
@@ -62,6 +65,8 @@ public:
     // A worker's agent answered, this long after its creation began.
     void worker_created(Clock::duration took);
     void worker_creation_failed(plugin::FailureKind kind);
+    // A request passed authentication as principal (a name from the auth plugin: few, never secret).
+    void request_authenticated(const std::string& principal);
 
     MetricsSnapshot snapshot(PoolStats pool, SessionStats sessions) const;
 
@@ -77,6 +82,8 @@ private:
     Histogram execution_seconds_;
     std::array<std::atomic<std::uint64_t>, kFailureKinds> creation_failures_{};
     Histogram creation_seconds_;
+    mutable std::mutex requests_mu_;
+    std::map<std::string, std::uint64_t> requests_;
 };
 
 }  // namespace ci

@@ -26,7 +26,8 @@ std::variant<nlohmann::json, ApiError> parse_body(std::string_view body, std::si
     return parsed;
 }
 
-std::variant<std::string, ApiError> user_uuid(const nlohmann::json& body, const std::optional<std::string>& query) {
+std::variant<std::string, ApiError> session_owner(const Caller& caller, const nlohmann::json& body,
+                                                  const std::optional<std::string>& query) {
     std::string value;
     if (auto it = body.find("user_uuid"); it != body.end()) {
         if (!it->is_string()) return ApiError{ErrorReason::bad_request, "user_uuid must be a string"};
@@ -40,7 +41,12 @@ std::variant<std::string, ApiError> user_uuid(const nlohmann::json& body, const 
         return ApiError{ErrorReason::bad_request, "user_uuid must be a UUID (8-4-4-4-12 hexadecimal digits)"};
     std::transform(value.begin(), value.end(), value.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return value;
+    return caller.tenant.empty() ? value : caller.tenant + "/" + value;
+}
+
+std::string_view tenant_of(std::string_view session_key) {
+    const auto slash = session_key.find('/');
+    return slash == std::string_view::npos ? std::string_view("default") : session_key.substr(0, slash);
 }
 
 std::variant<std::string, ApiError> code_field(const nlohmann::json& body) {

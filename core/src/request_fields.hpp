@@ -19,8 +19,19 @@ bool is_uuid(std::string_view text);
 // The body as a JSON object (an empty body is an empty object: fields may come from the query).
 std::variant<nlohmann::json, ApiError> parse_body(std::string_view body, std::size_t max_bytes);
 
-// user_uuid from the body, else from the query (the /api/v1 form); lower-cased.
-std::variant<std::string, ApiError> user_uuid(const nlohmann::json& body, const std::optional<std::string>& query);
+// Who sent the request, as the auth plugin said (empty on open routes).
+struct Caller {
+    std::string tenant;     // whose sessions (AuthDecision::tenant); empty: the default tenant
+    std::string principal;  // for logs and metrics
+};
+
+// The session a request is about: user_uuid from the body, else from the query (the /api/v1
+// form), lower-cased, within the caller's tenant. The key is the user_uuid itself in the default
+// tenant and "<tenant>/<user_uuid>" in a named one, so tenants never share a session.
+std::variant<std::string, ApiError> session_owner(const Caller& caller, const nlohmann::json& body,
+                                                  const std::optional<std::string>& query);
+// The tenant of a session key ("default" for the default tenant), for logs.
+std::string_view tenant_of(std::string_view session_key);
 
 // The code of an /execute body.
 std::variant<std::string, ApiError> code_field(const nlohmann::json& body);

@@ -8,6 +8,7 @@
 
 #include "code_interpreter/plugin/auth_provider.hpp"
 #include "config.hpp"
+#include "request_fields.hpp"
 #include "session_manager.hpp"
 #include "url_files.hpp"
 #include "worker_pool.hpp"
@@ -25,7 +26,8 @@ struct ApiServices {
     UrlFileTransfers& transfers;
 };
 
-using RouteHandler = void (*)(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+using RouteHandler = void (*)(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&,
+                              const Caller&);
 
 enum class Access {
     open,   // no token
@@ -44,29 +46,29 @@ struct Route {
 const std::vector<Route>& routes();
 
 // routes_session.cpp
-void handle_execute(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
-void handle_release(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
-void handle_execute_stream(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
-void handle_interrupt(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_execute(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_release(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_execute_stream(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_interrupt(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 // routes_files.cpp
-void handle_file_upload(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
-void handle_file_download(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
-void handle_file_export(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
-void handle_file_list(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
-void handle_file_delete(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_file_upload(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_file_download(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_file_export(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_file_list(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_file_delete(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 // routes_url_files.cpp: the original's JSON forms of POST /api/v1/files and /api/v1/files/export
 void handle_url_import(const Pistache::Http::Request&, const nlohmann::json& body, Pistache::Http::ResponseWriter,
-                       ApiServices&);
+                       ApiServices&, const Caller&);
 void handle_url_export(const Pistache::Http::Request&, const nlohmann::json& body, Pistache::Http::ResponseWriter,
-                       ApiServices&);
+                       ApiServices&, const Caller&);
 // routes_status.cpp
-void handle_status(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
-void handle_health(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_status(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_health(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 // routes_console.cpp
-void handle_console(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_console(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 // routes_metrics.cpp
-void handle_metrics(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_metrics(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 // routes_openapi.cpp
-void handle_openapi(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&);
+void handle_openapi(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 
 }  // namespace ci

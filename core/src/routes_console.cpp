@@ -34,7 +34,7 @@ const std::string& console_policy() {
 
 }  // namespace
 
-void handle_console(const Request&, ResponseWriter writer, ApiServices&) {
+void handle_console(const Request&, ResponseWriter writer, ApiServices&, const Caller&) {
     auto html = Pistache::Http::Mime::MediaType::fromString("text/html; charset=utf-8");
     writer.headers()
         .add<Pistache::Http::Header::ContentType>(html)

@@ -134,15 +134,15 @@ std::optional<nlohmann::json> url_transfer_body(const Request& request, std::siz
 
 }  // namespace
 
-void handle_file_upload(const Request& request, ResponseWriter writer, ApiServices& services) {
+void handle_file_upload(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
     if (auto body = url_transfer_body(request, services.config.server.max_body_bytes)) {
-        handle_url_import(request, *body, std::move(writer), services);
+        handle_url_import(request, *body, std::move(writer), services, caller);
         return;
     }
     const auto& query = request.query();
     auto upload = or_answer(upload_of(request), writer);
     if (!upload) return;
-    auto user = or_answer(user_uuid(upload->fields, query.get("user_uuid")), writer);
+    auto user = or_answer(session_owner(caller, upload->fields, query.get("user_uuid")), writer);
     if (!user) return;
     if (!upload->fields.contains("path") && !query.has("path") && upload->filename)
         upload->fields["path"] = *upload->filename;
@@ -166,9 +166,9 @@ void handle_file_upload(const Request& request, ResponseWriter writer, ApiServic
                });
 }
 
-void handle_file_download(const Request& request, ResponseWriter writer, ApiServices& services) {
+void handle_file_download(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
     const auto& query = request.query();
-    auto user = or_answer(user_uuid(nlohmann::json::object(), query.get("user_uuid")), writer);
+    auto user = or_answer(session_owner(caller, nlohmann::json::object(), query.get("user_uuid")), writer);
     if (!user) return;
     auto path = or_answer(path_field(nlohmann::json::object(), query.get("path")), writer);
     if (!path) return;
@@ -187,14 +187,14 @@ void handle_file_download(const Request& request, ResponseWriter writer, ApiServ
                });
 }
 
-void handle_file_export(const Request& request, ResponseWriter writer, ApiServices& services) {
+void handle_file_export(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
     auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer);
     if (!body) return;
     if (is_url_transfer_body(*body)) {
-        handle_url_export(request, *body, std::move(writer), services);
+        handle_url_export(request, *body, std::move(writer), services, caller);
         return;
     }
-    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer);
+    auto user = or_answer(session_owner(caller, *body, request.query().get("user_uuid")), writer);
     if (!user) return;
     auto path = or_answer(path_field(*body, request.query().get("path")), writer);
     if (!path) return;
@@ -209,9 +209,9 @@ void handle_file_export(const Request& request, ResponseWriter writer, ApiServic
                });
 }
 
-void handle_file_list(const Request& request, ResponseWriter writer, ApiServices& services) {
+void handle_file_list(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
     const auto& query = request.query();
-    auto user = or_answer(user_uuid(nlohmann::json::object(), query.get("user_uuid")), writer);
+    auto user = or_answer(session_owner(caller, nlohmann::json::object(), query.get("user_uuid")), writer);
     if (!user) return;
     std::optional<std::string> path = ".";
     if (query.has("path")) path = or_answer(path_field(nlohmann::json::object(), query.get("path")), writer);
@@ -224,11 +224,11 @@ void handle_file_list(const Request& request, ResponseWriter writer, ApiServices
                });
 }
 
-void handle_file_delete(const Request& request, ResponseWriter writer, ApiServices& services) {
+void handle_file_delete(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
     const auto& query = request.query();
     auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer);
     if (!body) return;
-    auto user = or_answer(user_uuid(*body, query.get("user_uuid")), writer);
+    auto user = or_answer(session_owner(caller, *body, query.get("user_uuid")), writer);
     if (!user) return;
     auto path = or_answer(path_field(*body, query.get("path")), writer);
     if (!path) return;

@@ -7,7 +7,7 @@ namespace ci {
 using Pistache::Http::Request;
 using Pistache::Http::ResponseWriter;
 
-void handle_openapi(const Request&, ResponseWriter writer, ApiServices&) {
+void handle_openapi(const Request&, ResponseWriter writer, ApiServices&, const Caller&) {
     writer.headers()
         .add<Pistache::Http::Header::ContentType>(MIME(Application, Json))
         .add<Pistache::Http::Header::CacheControl>(Pistache::Http::CacheDirective::NoCache);

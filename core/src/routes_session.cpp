@@ -35,10 +35,10 @@ struct ExecuteRequest {
 
 // The checked fields of an execute request, or nothing (after answering with the error).
 std::optional<ExecuteRequest> execute_request(const Request& request, ResponseWriter& writer, ApiServices& services,
-                                              Dialect dialect) {
+                                              const Caller& caller, Dialect dialect) {
     auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer, dialect);
     if (!body) return std::nullopt;
-    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer, dialect);
+    auto user = or_answer(session_owner(caller, *body, request.query().get("user_uuid")), writer, dialect);
     if (!user) return std::nullopt;
     auto code = or_answer(code_field(*body), writer, dialect);
     if (!code) return std::nullopt;
@@ -65,8 +65,8 @@ ApiError interrupted_error(const ExecutionAnswer& answer) {
 
 }  // namespace
 
-void handle_execute(const Request& request, ResponseWriter writer, ApiServices& services) {
-    auto parsed = execute_request(request, writer, services, Dialect::original);
+void handle_execute(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
+    auto parsed = execute_request(request, writer, services, caller, Dialect::original);
     if (!parsed) return;
     // ResponseWriter is move-only; the callback is copyable and may run on another thread.
     auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
@@ -84,32 +84,31 @@ void handle_execute(const Request& request, ResponseWriter writer, ApiServices& 
                               });
 }
 
-void handle_execute_stream(const Request& request, ResponseWriter writer, ApiServices& services) {
-    auto parsed = execute_request(request, writer, services, Dialect::ours);
+void handle_execute_stream(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
+    auto parsed = execute_request(request, writer, services, caller, Dialect::ours);
     if (!parsed) return;
-    auto stream = std::make_shared<SseStream>(writer);
+    auto stream = std::make_shared<SseStream>(writer, services.config.server.stream_buffer_bytes);
     parsed->options.on_output = [stream](const protocol::OutputItem& item) {
         if (auto event = output_event(item)) stream->send(event->name, event->data);
     };
     services.sessions.execute(parsed->user, std::move(parsed->code), std::move(parsed->options),
                               [stream](ExecutionOutcome outcome) {
                                   if (auto* error = std::get_if<ApiError>(&outcome)) {
-                                      stream->send("error", error_json(*error));
+                                      stream->send_final("error", error_json(*error));
                                   } else {
                                       const auto& answer = std::get<ExecutionAnswer>(outcome);
                                       if (answer.interrupted)
-                                          stream->send("error", error_json(interrupted_error(answer)));
+                                          stream->send_final("error", error_json(interrupted_error(answer)));
                                       else
-                                          stream->send("result", answer_body(answer));
+                                          stream->send_final("result", answer_body(answer));
                                   }
-                                  stream->end();
                               });
 }
 
-void handle_interrupt(const Request& request, ResponseWriter writer, ApiServices& services) {
+void handle_interrupt(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
     auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer);
     if (!body) return;
-    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer);
+    auto user = or_answer(session_owner(caller, *body, request.query().get("user_uuid")), writer);
     if (!user) return;
     auto shared_writer = std::make_shared<ResponseWriter>(std::move(writer));
     services.sessions.interrupt_execution(*user, [shared_writer](std::variant<bool, ApiError> outcome) {
@@ -120,10 +119,10 @@ void handle_interrupt(const Request& request, ResponseWriter writer, ApiServices
     });
 }
 
-void handle_release(const Request& request, ResponseWriter writer, ApiServices& services) {
+void handle_release(const Request& request, ResponseWriter writer, ApiServices& services, const Caller& caller) {
     auto body = or_answer(parse_body(request.body(), services.config.server.max_body_bytes), writer, Dialect::original);
     if (!body) return;
-    auto user = or_answer(user_uuid(*body, request.query().get("user_uuid")), writer, Dialect::original);
+    auto user = or_answer(session_owner(caller, *body, request.query().get("user_uuid")), writer, Dialect::original);
     if (!user) return;
     if (!services.sessions.release(*user)) {
         send_error(writer, {ErrorReason::not_found, "no session for user_uuid " + *user});

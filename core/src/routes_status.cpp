@@ -7,11 +7,11 @@ namespace ci {
 using Pistache::Http::Request;
 using Pistache::Http::ResponseWriter;
 
-void handle_health(const Request&, ResponseWriter writer, ApiServices&) {
+void handle_health(const Request&, ResponseWriter writer, ApiServices&, const Caller&) {
     send_json(writer, 200, R"({"status":"ok"})");
 }
 
-void handle_status(const Request&, ResponseWriter writer, ApiServices& services) {
+void handle_status(const Request&, ResponseWriter writer, ApiServices& services, const Caller&) {
     const auto& c = services.config;
     PoolStats pool = services.pool.stats();
     SessionStats sessions = services.sessions.stats();

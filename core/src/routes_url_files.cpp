@@ -122,8 +122,8 @@ void answer_transfers(ResponseWriter& writer, int success_status, const std::vec
 // describe(file, size) per file that moved.
 template <class Item, class Parse, class Run, class Describe>
 void transfer(const Request& request, const nlohmann::json& body, ResponseWriter writer, ApiServices& services,
-              Parse parse, Run run, int success_status, Describe describe) {
-    auto user = or_answer(user_uuid(body, request.query().get("user_uuid")), writer, Dialect::original);
+              const Caller& caller, Parse parse, Run run, int success_status, Describe describe) {
+    auto user = or_answer(session_owner(caller, body, request.query().get("user_uuid")), writer, Dialect::original);
     if (!user) return;
     auto files = or_answer(parse(body), writer, Dialect::original);
     if (!files) return;
@@ -139,9 +139,9 @@ void transfer(const Request& request, const nlohmann::json& body, ResponseWriter
 }  // namespace
 
 void handle_url_import(const Request& request, const nlohmann::json& body, ResponseWriter writer,
-                       ApiServices& services) {
+                       ApiServices& services, const Caller& caller) {
     transfer<UrlImport>(
-        request, body, std::move(writer), services, parse_url_imports,
+        request, body, std::move(writer), services, caller, parse_url_imports,
         [&](auto files, auto workspace, auto done) { services.transfers.import_files(files, workspace, done); }, 201,
         [](const UrlImport& file, std::uint64_t size) {
             return nlohmann::json{{"full_path", file.file.absolute}, {"size", size}};
@@ -149,9 +149,9 @@ void handle_url_import(const Request& request, const nlohmann::json& body, Respo
 }
 
 void handle_url_export(const Request& request, const nlohmann::json& body, ResponseWriter writer,
-                       ApiServices& services) {
+                       ApiServices& services, const Caller& caller) {
     transfer<UrlExport>(
-        request, body, std::move(writer), services, parse_url_exports,
+        request, body, std::move(writer), services, caller, parse_url_exports,
         [&](auto files, auto workspace, auto done) { services.transfers.export_files(files, workspace, done); }, 200,
         [](const UrlExport& file, std::uint64_t size) {
             return nlohmann::json{{"path", file.file.request_path}, {"name", file.file.name}, {"size", size}};

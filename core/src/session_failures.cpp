@@ -38,6 +38,7 @@ void SessionManager::interrupt(const std::string& user, std::uint64_t session_id
     // The interrupt's own answer says nothing the probe below does not.
     hub_.request(worker->id, protocol::InterruptRequest{}, deadline, [](AgentReply) {});
     // An empty execution queued behind the interrupted one is answered once the kernel is back.
+    // It keeps no output (max_output_bytes 0): nothing of the interrupted cell is its.
     hub_.request(worker->id, protocol::ExecuteRequest{}, deadline,
                  [this, user, session_id, worker, done = std::move(done)](AgentReply reply) mutable {
                      std::string limit = "execution exceeded the time limit of " +
@@ -50,6 +51,10 @@ void SessionManager::interrupt(const std::string& user, std::uint64_t session_id
                      }
                      if (reply.status == AgentReply::Status::disconnected) {
                          done(ApiError{ErrorReason::session_released, "the session ended while this execution ran: " + reply.message});
+                         return;
+                     }
+                     if (reply.status == AgentReply::Status::violation) {
+                         recycle(user, session_id, std::move(worker), std::move(done), std::move(reply));
                          return;
                      }
                      log_info("worker " + worker->id + ": the kernel did not come back from an interrupt");

@@ -6,6 +6,7 @@
 #include "agent_errors.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
+#include "request_fields.hpp"
 
 namespace ci {
 namespace {
@@ -33,7 +34,8 @@ SessionManager::SessionManager(const ExecutionConfig& config, const PoolConfig& 
       // back and the next one is sent (measured: docs/benchmarks.md).
       admission_(config.max_running > 0 ? config.max_running
                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) + 1) {
-    pool_.set_on_leased_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
+    pool_.set_on_leased_lost(
+        [this](const std::string& worker_id, AgentChannel::Loss loss) { on_worker_lost(worker_id, loss); });
 }
 
 void SessionManager::start(const Adoption& adoption) {
@@ -242,7 +244,8 @@ void SessionManager::on_acquired(const std::string& user, std::uint64_t session_
         } else {
             it->second.worker = worker;
             started_unix_ms = it->second.started_unix_ms;
-            log_info("session " + std::to_string(session_id) + " started on worker " + worker->id);
+            log_info("session " + std::to_string(session_id) + " of tenant " + std::string(tenant_of(user)) +
+                     " started on worker " + worker->id);
             start_next(user, it->second);
         }
     }
@@ -420,7 +423,8 @@ SessionStats SessionManager::stats() const {
     return s;
 }
 
-void SessionManager::on_worker_lost(const std::string& worker_id) {
+void SessionManager::on_worker_lost(const std::string& worker_id, AgentChannel::Loss loss) {
+    const bool violation = loss == AgentChannel::Loss::violation;
     WorkerPtr worker;
     std::deque<Pending> queued;
     {
@@ -430,11 +434,15 @@ void SessionManager::on_worker_lost(const std::string& worker_id) {
         });
         if (it == sessions_.end()) return;  // a running execution answers the loss itself
         worker = it->second.worker;
-        expired_[it->first] = Expiry{"worker_lost", Clock::now()};
-        queued = end_session_locked(it->first, "its worker's agent went away");
+        expired_[it->first] = Expiry{violation ? "protocol_violation" : "worker_lost", Clock::now()};
+        queued = end_session_locked(it->first, violation ? "its worker's agent broke the protocol"
+                                                         : "its worker's agent went away");
     }
-    for (auto& p : queued) p.done(ApiError{ErrorReason::worker_lost, "the session's worker went away"});
-    pool_.retire(worker, "its agent went away between executions");
+    for (auto& p : queued)
+        p.done(violation ? ApiError{ErrorReason::protocol_violation, "the session's worker broke the protocol"}
+                         : ApiError{ErrorReason::worker_lost, "the session's worker went away"});
+    pool_.retire(worker, violation ? "its agent broke the protocol between executions"
+                                   : "its agent went away between executions");
 }
 
 void SessionManager::drain(std::chrono::milliseconds timeout) {

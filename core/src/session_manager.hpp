@@ -149,7 +149,7 @@ private:
     void answer_failure(const WorkerPtr& worker, Done done, const AgentReply& reply);
     // A leased worker's agent went away while no execution ran: the session ends now, so the
     // user's next call starts a fresh one and is told why.
-    void on_worker_lost(const std::string& worker_id);
+    void on_worker_lost(const std::string& worker_id, AgentChannel::Loss loss);
 
     ExecutionConfig config_;
     PoolConfig limits_;

@@ -10,6 +10,14 @@
 // which does the writing; it is the same call ResponseWriter::send() makes for every answer the
 // gateway completes from another thread. One mutex orders the pushes, so the bytes go out in the
 // order they were sent.
+//
+// A client that does not read would make the transport hold every event: the bytes pushed and
+// not yet written are counted (Peer::send's promise settles once they are written), and an event
+// that would take them past max_queued_bytes ends the stream instead, with a last "error" event
+// of reason client_too_slow. The final event (send_final) is always queued: it is bounded by the
+// execution's output limit, and it is what the client came for.
+#include <atomic>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,18 +40,23 @@ std::string sse_head(bool keep_alive, std::string_view extra_headers = {});
 class SseStream {
 public:
     // Sends the head at once. Call from the Pistache handler.
-    explicit SseStream(Pistache::Http::ResponseWriter& writer);
+    SseStream(Pistache::Http::ResponseWriter& writer, std::size_t max_queued_bytes);
     // data is one JSON value, sent as one line. Safe from any thread; does nothing once the
     // stream ended or the client went away.
     void send(std::string_view name, const nlohmann::json& data);
-    // Sends the last chunk: the answer is complete and the connection serves the next request.
-    void end();
+    // The last event, then the last chunk: the answer is complete and the connection serves the
+    // next request.
+    void send_final(std::string_view name, const nlohmann::json& data);
 
 private:
     void write_locked(std::string bytes);
+    void end_locked();
 
     std::mutex mu_;
     std::weak_ptr<Pistache::Tcp::Peer> peer_;
+    const std::size_t max_queued_bytes_;
+    // Pushed to the transport and not yet written; the transport's thread lowers it.
+    std::shared_ptr<std::atomic<std::size_t>> queued_ = std::make_shared<std::atomic<std::size_t>>(0);
     bool ended_ = false;
 };
 

@@ -55,13 +55,14 @@ WorkerPool::WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugi
                        plugin::StorageProvider* storage, AgentChannel& hub, TaskRunner& tasks, Metrics& metrics)
     : pool_(pool), worker_(worker), backend_(backend), storage_(storage), hub_(hub), tasks_(tasks), metrics_(metrics),
       state_(pool.state_file) {
-    hub_.set_on_lost([this](const std::string& worker_id) { on_worker_lost(worker_id); });
+    hub_.set_on_lost([this](const std::string& worker_id, AgentChannel::Loss loss) { on_worker_lost(worker_id, loss); });
 }
 
 void WorkerPool::set_on_leased_lost(LostCallback callback) { on_leased_lost_ = std::move(callback); }
 
-// An idle worker whose agent went away is replaced at once; a leased one is its session's.
-void WorkerPool::on_worker_lost(const std::string& worker_id) {
+// An idle worker whose agent went away or broke the protocol is replaced at once; a leased one is
+// its session's.
+void WorkerPool::on_worker_lost(const std::string& worker_id, AgentChannel::Loss loss) {
     WorkerPtr lost;
     {
         std::lock_guard lock(mu_);
@@ -72,9 +73,10 @@ void WorkerPool::on_worker_lost(const std::string& worker_id) {
         }
     }
     if (lost)
-        destroy(lost, "its agent went away while idle");
+        destroy(lost, loss == AgentChannel::Loss::violation ? "its agent broke the protocol while idle"
+                                                            : "its agent went away while idle");
     else if (on_leased_lost_)
-        on_leased_lost_(worker_id);
+        on_leased_lost_(worker_id, loss);
 }
 
 Adoption WorkerPool::start() {

@@ -50,7 +50,7 @@ struct Adoption {
 class WorkerPool {
 public:
     using AcquireCallback = std::function<void(WorkerPtr, std::optional<ApiError>)>;
-    using LostCallback = std::function<void(const std::string& worker_id)>;
+    using LostCallback = AgentChannel::LostCallback;
 
     WorkerPool(const PoolConfig& pool, const WorkerConfig& worker, plugin::IsolationBackend& backend,
                plugin::StorageProvider* storage, AgentChannel& hub, TaskRunner& tasks, Metrics& metrics);
@@ -92,7 +92,7 @@ private:
     void remove(const WorkerPtr& worker, const std::string& why, bool first_attempt);
     void reconcile();
     void expire_waiter(std::uint64_t id);
-    void on_worker_lost(const std::string& worker_id);
+    void on_worker_lost(const std::string& worker_id, AgentChannel::Loss loss);
     void persist();
     // Stops creating and answers the waiters; returns the idle workers.
     std::deque<WorkerPtr> stop_creating();

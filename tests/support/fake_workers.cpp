@@ -116,17 +116,19 @@ AgentReply FakeAgentChannel::result(const std::string& stdout_text, const std::s
     return {AgentReply::Status::ok, {{"ok", true}, {"result", result}}, ""};
 }
 
-void FakeAgentChannel::lose(const std::string& worker_id) {
+void FakeAgentChannel::lose(const std::string& worker_id, Loss loss) {
     std::lock_guard lock(mu_);
     connected_.erase(worker_id);
-    answer_all_locked(worker_id, {AgentReply::Status::lost, {}, "the connection to the worker's agent was lost"});
-    post_locked([this, worker_id] {
+    answer_all_locked(worker_id, loss == Loss::violation
+                                     ? AgentReply{AgentReply::Status::violation, {}, "the worker's agent broke the protocol"}
+                                     : AgentReply{AgentReply::Status::lost, {}, "the connection to the worker's agent was lost"});
+    post_locked([this, worker_id, loss] {
         LostCallback on_lost;
         {
             std::lock_guard inner(mu_);
             on_lost = on_lost_;
         }
-        if (on_lost) on_lost(worker_id);
+        if (on_lost) on_lost(worker_id, loss);
     });
 }
 

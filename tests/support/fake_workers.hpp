@@ -52,8 +52,9 @@ public:
     void answer(std::uint64_t number, AgentReply reply);
     // An execute's successful result with this stdout.
     static AgentReply result(const std::string& stdout_text, const std::string& status = "ok");
-    // The agent of worker_id goes away: its requests are answered `lost`, then the lost callback.
-    void lose(const std::string& worker_id);
+    // The agent of worker_id goes away (or breaks the protocol): its requests are answered `lost`
+    // (or `violation`), then the lost callback.
+    void lose(const std::string& worker_id, Loss loss = Loss::gone);
     // Whether the agent of worker_id answers pings (a worker that never becomes ready when not).
     void set_answers_pings(bool answers);
     std::set<std::string> connected() const;

@@ -29,10 +29,16 @@ std::string gateway_toml(const std::string& instance, const TestGatewayOptions& 
                        options.execution_toml + "\n" +
                        options.extra_toml +
                        "\n[plugins.auth-token]\npath = \"" CI_BUILD_DIR "/plugins/libci_auth_token.so\"\n"
-                       "token = \"" + kUserToken + "\"\nadmin_token = \"" + kAdminToken + "\"\n"
-                       "[plugins.docker-backend]\npath = \"" CI_BUILD_DIR "/plugins/libci_docker_backend.so\"\n"
-                       "instance = \"" + instance + "\"\n" + worker_image_setting() + options.backend_toml + "\n" +
-                       options.plugins_toml;
+                       "token = \"" + kUserToken + "\"\nadmin_token = \"" + kAdminToken + "\"\n" + options.auth_toml + "\n" +
+                       (options.isolation_toml.empty()
+                            ? "[plugins.docker-backend]\npath = \"" CI_BUILD_DIR "/plugins/libci_docker_backend.so\"\n"
+                              "instance = \"" + instance + "\"\n" +
+                                  // a test that names its image keeps it
+                                  (options.backend_toml.find("image =") == std::string::npos ? worker_image_setting()
+                                                                                              : std::string()) +
+                                  options.backend_toml
+                            : options.isolation_toml) +
+                       "\n" + options.plugins_toml;
     if (options.loop_disk)
         toml += "\n[plugins.loop-disk]\npath = \"" CI_BUILD_DIR "/plugins/libci_loop_disk_storage.so\"\n"
                 "instance = \"" + instance + "\"\n" + options.loop_disk_toml;

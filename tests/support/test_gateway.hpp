@@ -20,6 +20,8 @@ struct TestGatewayOptions {
     std::string pool_toml;       // more keys of [pool]
     std::string execution_toml;  // more keys of [execution]
     std::string backend_toml;  // more keys of [plugins.docker-backend]
+    std::string auth_toml;     // more keys of [plugins.auth-token]
+    std::string isolation_toml;  // set: this plugin table instead of the docker backend's
     std::string plugins_toml;  // more plugin tables
     std::string loop_disk_toml;  // more keys of [plugins.loop-disk]
     bool loop_disk = true;     // workspaces on loop-disk volumes (else the backend's tmpfs)
@@ -28,7 +30,8 @@ struct TestGatewayOptions {
 };
 
 // `image = "<$CI_TEST_WORKER_IMAGE>"` for the docker backend's table when that variable is set (to
-// run the tests against a differently tagged worker image), else nothing.
+// run the tests against a differently tagged worker image), else nothing. A gateway whose
+// backend_toml names an image keeps that one.
 std::string worker_image_setting();
 // "t<pid>-<name>": the instance label of a test gateway named name.
 std::string instance_name(const std::string& name);

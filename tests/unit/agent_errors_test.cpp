@@ -46,7 +46,7 @@ TEST(AgentErrors, AReplyWithoutAnAnswerSaysWhatBecameOfTheRequest) {
               ErrorReason::internal);
 }
 
-TEST(AgentErrors, ARecycledExecutionIsWhatTheBackendSawFirst) {
+TEST(AgentErrors, ARecycledExecutionIsWhatTheAgentOrElseTheBackendSaw) {
     using plugin::Result;
     using plugin::WorkerState;
     using plugin::WorkerStatus;
@@ -56,7 +56,9 @@ TEST(AgentErrors, ARecycledExecutionIsWhatTheBackendSawFirst) {
     const AgentReply lost{AgentReply::Status::lost, {}, "the connection to the worker's agent was lost"};
     const auto ms = std::chrono::milliseconds(1000);
     EXPECT_EQ(recycled_error(status(WorkerState::oom_killed), timeout, ms).reason, ErrorReason::oom_killed);
-    EXPECT_EQ(recycled_error(status(WorkerState::exited), died, ms).reason, ErrorReason::worker_lost);
+    // The agent reports a dead kernel and exits: the worker may be stopped by the time it is seen.
+    EXPECT_EQ(recycled_error(status(WorkerState::exited), died, ms).reason, ErrorReason::kernel_died);
+    EXPECT_EQ(recycled_error(status(WorkerState::exited), lost, ms).reason, ErrorReason::worker_lost);
     EXPECT_EQ(recycled_error(Result<WorkerStatus>::failure("no such container"), timeout, ms).reason,
               ErrorReason::worker_lost);
     EXPECT_EQ(recycled_error(status(WorkerState::running), lost, ms).reason, ErrorReason::worker_lost);

@@ -10,6 +10,9 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kOurs = "request-1";
+constexpr std::uint64_t kNoLimit = 1ULL << 40;
+// What an output costs beyond its content.
+constexpr std::uint64_t kEach = ExecutionCollector::kOutputOverhead;
 
 JupyterMessage message(const std::string& parent, const std::string& type, json content) {
     JupyterMessage m;
@@ -54,7 +57,7 @@ TEST(AgentExecution, RequestContentRunsVisiblyWithoutStdin) {
 }
 
 TEST(AgentExecution, CollectsOutputsInOrderWithTheirFields) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_iopub(message(kOurs, "execute_input", {{"code", "x"}, {"execution_count", 3}}));
     collector.on_iopub(message(kOurs, "status", {{"execution_state", "busy"}}));
     collector.on_iopub(stream("stdout", "hi\n"));
@@ -95,7 +98,7 @@ TEST(AgentExecution, CollectsOutputsInOrderWithTheirFields) {
 }
 
 TEST(AgentExecution, MergesAStreamOnlyIntoThePreviousItemOfTheSameName) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_iopub(stream("stdout", "a"));
     collector.on_iopub(stream("stdout", "b"));
     collector.on_iopub(stream("stderr", "c"));
@@ -131,7 +134,7 @@ TEST(AgentExecution, CompletesOnlyWithBothReplyAndIdleInEitherOrder) {
 }
 
 TEST(AgentExecution, IgnoresMessagesForOtherRequests) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_iopub(stream("stdout", "not ours", "request-0"));
     collector.on_iopub(idle("request-0"));
     collector.on_shell(reply("ok", 1, "request-0"));
@@ -145,7 +148,7 @@ TEST(AgentExecution, IgnoresMessagesForOtherRequests) {
 }
 
 TEST(AgentExecution, ClearOutputDropsWhatCameBefore) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_iopub(stream("stdout", "old"));
     collector.on_iopub(display({{"text/plain", "old"}}));
     collector.on_iopub(message(kOurs, "clear_output", {{"wait", false}}));
@@ -157,7 +160,7 @@ TEST(AgentExecution, ClearOutputDropsWhatCameBefore) {
 }
 
 TEST(AgentExecution, ClearOutputWithWaitClearsWhenTheNextOutputArrives) {
-    ExecutionCollector pending(kOurs, 0);
+    ExecutionCollector pending(kOurs, kNoLimit);
     pending.on_iopub(stream("stdout", "kept"));
     pending.on_iopub(message(kOurs, "clear_output", {{"wait", true}}));
     finish(pending);
@@ -165,7 +168,7 @@ TEST(AgentExecution, ClearOutputWithWaitClearsWhenTheNextOutputArrives) {
     ASSERT_EQ(kept.size(), 1u);
     EXPECT_EQ(kept[0].text, "kept");
 
-    ExecutionCollector applied(kOurs, 0);
+    ExecutionCollector applied(kOurs, kNoLimit);
     applied.on_iopub(stream("stdout", "frame 1"));
     applied.on_iopub(message(kOurs, "clear_output", {{"wait", true}}));
     applied.on_iopub(stream("stdout", "frame 2"));
@@ -175,8 +178,9 @@ TEST(AgentExecution, ClearOutputWithWaitClearsWhenTheNextOutputArrives) {
     EXPECT_EQ(replaced[0].text, "frame 2");
 }
 
-TEST(AgentExecution, TruncatesStreamTextAtTheLimitAndDropsLaterOutput) {
-    ExecutionCollector collector(kOurs, 10);
+TEST(AgentExecution, TruncatesStreamTextAtTheLimitAndKeepsNothingAfterTheCut) {
+    // Room for two outputs, one of 10 bytes: the second is cut to 4.
+    ExecutionCollector collector(kOurs, 2 * kEach + 10);
     collector.on_iopub(stream("stdout", "hello "));
     collector.on_iopub(stream("stdout", "world wide"));
     collector.on_iopub(stream("stderr", "x"));
@@ -185,16 +189,14 @@ TEST(AgentExecution, TruncatesStreamTextAtTheLimitAndDropsLaterOutput) {
     finish(collector);
     protocol::ExecutionResult result = collector.take_result();
     EXPECT_TRUE(result.truncated);
-    ASSERT_EQ(result.outputs.size(), 2u);
+    // Not even the error: what comes after the cut is not kept.
+    ASSERT_EQ(result.outputs.size(), 1u);
     EXPECT_EQ(result.outputs[0].text, "hello worl");
-    // Errors do not count against the limit and are always kept.
-    EXPECT_EQ(result.outputs[1].type, "error");
-    EXPECT_EQ(result.outputs[1].ename, "E");
 }
 
 TEST(AgentExecution, CutsStreamTextOnAUtf8Boundary) {
     // "a" is 1 byte, "é" 2 bytes, "€" 3 bytes: a 4-byte cut would split the euro sign.
-    ExecutionCollector collector(kOurs, 4);
+    ExecutionCollector collector(kOurs, kEach + 4);
     collector.on_iopub(stream("stdout", "a\xC3\xA9\xE2\x82\xAC"));
     finish(collector);
     protocol::ExecutionResult result = collector.take_result();
@@ -204,10 +206,11 @@ TEST(AgentExecution, CutsStreamTextOnAUtf8Boundary) {
 }
 
 TEST(AgentExecution, DropsRichOutputThatDoesNotFitWhole) {
-    ExecutionCollector collector(kOurs, 10);
+    ExecutionCollector collector(kOurs, 2 * kEach + 20);
     collector.on_iopub(stream("stdout", "12345"));
-    collector.on_iopub(display({{"image/png", "0123456789"}}));  // 10 bytes, only 5 left
-    collector.on_iopub(stream("stdout", "6"));                   // would fit, but comes after
+    // "image/png" (9) + 10 bytes: 19, with 15 left.
+    collector.on_iopub(display({{"image/png", "0123456789"}}));
+    collector.on_iopub(stream("stdout", "6"));  // would fit, but comes after
     finish(collector);
     protocol::ExecutionResult result = collector.take_result();
     EXPECT_TRUE(result.truncated);
@@ -215,20 +218,29 @@ TEST(AgentExecution, DropsRichOutputThatDoesNotFitWhole) {
     EXPECT_EQ(result.outputs[0].text, "12345");
 }
 
-TEST(AgentExecution, CountsEveryMimeValueAndJsonValuesBySerializedSize) {
-    ExecutionCollector fits(kOurs, 12);
-    // "abc" (3) + "defgh" (5) + {"a":1} serialized (7) = 15 > 12
-    fits.on_iopub(display({{"text/plain", "abc"}, {"text/html", "defgh"}}));
-    fits.on_iopub(display({{"application/json", {{"a", 1}}}}));
-    finish(fits);
-    protocol::ExecutionResult result = fits.take_result();
+TEST(AgentExecution, CountsMimeKeysValuesJsonBySerializedSizeAndMetadata) {
+    // "text/plain" + "abc" + "text/html" + "defgh": 27; "application/json" + {"a":1}: 23.
+    ExecutionCollector collector(kOurs, 2 * kEach + 27 + 22);
+    collector.on_iopub(display({{"text/plain", "abc"}, {"text/html", "defgh"}}));
+    collector.on_iopub(display({{"application/json", {{"a", 1}}}}));
+    finish(collector);
+    protocol::ExecutionResult result = collector.take_result();
     EXPECT_TRUE(result.truncated);
     ASSERT_EQ(result.outputs.size(), 1u);
     EXPECT_EQ(result.outputs[0].data.at("text/html"), "defgh");
+
+    // Metadata counts as its serialization: a huge one is no way around the limit.
+    ExecutionCollector with_metadata(kOurs, 1000);
+    with_metadata.on_iopub(message(kOurs, "display_data",
+                                   {{"data", {{"text/plain", "x"}}}, {"metadata", {{"k", std::string(2000, 'x')}}}}));
+    finish(with_metadata);
+    result = with_metadata.take_result();
+    EXPECT_TRUE(result.truncated);
+    EXPECT_TRUE(result.outputs.empty());
 }
 
 TEST(AgentExecution, OutputExactlyAtTheLimitIsNotTruncated) {
-    ExecutionCollector collector(kOurs, 6);
+    ExecutionCollector collector(kOurs, 2 * kEach + 6);
     collector.on_iopub(stream("stdout", "abc"));
     collector.on_iopub(stream("stdout", "def"));
     finish(collector);
@@ -238,19 +250,39 @@ TEST(AgentExecution, OutputExactlyAtTheLimitIsNotTruncated) {
     EXPECT_EQ(result.outputs[0].text, "abcdef");
 }
 
-TEST(AgentExecution, ZeroMeansNoLimit) {
+TEST(AgentExecution, ZeroKeepsNothing) {
     ExecutionCollector collector(kOurs, 0);
-    const std::string big(1 << 20, 'x');
-    collector.on_iopub(stream("stdout", big));
-    finish(collector);
+    collector.on_iopub(stream("stdout", "x"));
+    collector.on_shell(message(kOurs, "execute_reply", {{"status", "error"}, {"ename", "E"}, {"evalue", "v"}}));
+    collector.on_iopub(idle());
     protocol::ExecutionResult result = collector.take_result();
-    EXPECT_FALSE(result.truncated);
-    ASSERT_EQ(result.outputs.size(), 1u);
-    EXPECT_EQ(result.outputs[0].text.size(), big.size());
+    EXPECT_TRUE(result.truncated);
+    EXPECT_TRUE(result.outputs.empty());
 }
 
-TEST(AgentExecution, ClearedOutputNoLongerCountsAgainstTheLimit) {
-    ExecutionCollector collector(kOurs, 5);
+TEST(AgentExecution, ErrorsCountAndLoseTheirTracebackWhenTheyDoNotFit) {
+    const json error = {{"ename", "ValueError"}, {"evalue", "bad"}, {"traceback", {std::string(500, 't')}}};
+    ExecutionCollector collector(kOurs, kEach + 100);
+    collector.on_iopub(message(kOurs, "error", error));
+    finish(collector);
+    protocol::ExecutionResult result = collector.take_result();
+    EXPECT_TRUE(result.truncated);
+    ASSERT_EQ(result.outputs.size(), 1u);
+    EXPECT_EQ(result.outputs[0].ename, "ValueError");
+    EXPECT_EQ(result.outputs[0].evalue, "bad");
+    EXPECT_TRUE(result.outputs[0].traceback.empty());
+
+    // Tracebacks repeated without end (showtraceback() in a loop) stop at the limit.
+    ExecutionCollector repeated(kOurs, 10000);
+    for (int i = 0; i < 1000; ++i) repeated.on_iopub(message(kOurs, "error", error));
+    finish(repeated);
+    result = repeated.take_result();
+    EXPECT_TRUE(result.truncated);
+    EXPECT_LT(result.outputs.size(), 20u);
+}
+
+TEST(AgentExecution, WithoutStreamingClearedOutputNoLongerCounts) {
+    ExecutionCollector collector(kOurs, kEach + 5);
     collector.on_iopub(stream("stdout", "0123456789"));
     collector.on_iopub(message(kOurs, "clear_output", {{"wait", false}}));
     collector.on_iopub(stream("stdout", "abcde"));
@@ -261,8 +293,21 @@ TEST(AgentExecution, ClearedOutputNoLongerCountsAgainstTheLimit) {
     EXPECT_EQ(result.outputs[0].text, "abcde");
 }
 
+TEST(AgentExecution, WhenStreamingClearOutputNeverResetsWhatWasSent) {
+    ExecutionCollector collector(kOurs, 3 * kEach + 30, /*stream=*/true);
+    std::size_t sent = 0;
+    for (int i = 0; i < 100; ++i) {
+        collector.on_iopub(stream("stdout", "0123456789"));
+        collector.on_iopub(message(kOurs, "clear_output", {{"wait", false}}));
+        for (const auto& event : collector.take_events()) sent += event.text.size();
+    }
+    finish(collector);
+    EXPECT_EQ(sent, 30u);
+    EXPECT_TRUE(collector.take_result().truncated);
+}
+
 TEST(AgentExecution, ReplyErrorWithoutIopubErrorBecomesAnErrorItem) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_iopub(stream("stdout", "before"));
     collector.on_shell(message(kOurs, "execute_reply",
                                {{"status", "error"},
@@ -281,7 +326,7 @@ TEST(AgentExecution, ReplyErrorWithoutIopubErrorBecomesAnErrorItem) {
 }
 
 TEST(AgentExecution, ReplyErrorAfterAnIopubErrorAddsNoDuplicate) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_shell(message(kOurs, "execute_reply",
                                {{"status", "error"}, {"ename", "E"}, {"evalue", "v"}}));
     collector.on_iopub(message(kOurs, "error", {{"ename", "E"}, {"evalue", "v"}}));
@@ -292,7 +337,7 @@ TEST(AgentExecution, ReplyErrorAfterAnIopubErrorAddsNoDuplicate) {
 }
 
 TEST(AgentExecution, AbortedReplyAddsNoErrorItem) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_shell(message(kOurs, "execute_reply", {{"status", "aborted"}}));
     collector.on_iopub(idle());
     protocol::ExecutionResult result = collector.take_result();
@@ -302,7 +347,7 @@ TEST(AgentExecution, AbortedReplyAddsNoErrorItem) {
 }
 
 TEST(AgentExecution, BadlyTypedFieldsReadAsEmpty) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_iopub(message(kOurs, "stream", {{"name", 1}, {"text", {1, 2}}}));
     collector.on_iopub(message(kOurs, "display_data", {{"data", "not a bundle"}}));
     collector.on_shell(
@@ -316,7 +361,7 @@ TEST(AgentExecution, BadlyTypedFieldsReadAsEmpty) {
 }
 
 TEST(AgentExecution, WithoutStreamThereAreNoEvents) {
-    ExecutionCollector collector(kOurs, 0);
+    ExecutionCollector collector(kOurs, kNoLimit);
     collector.on_iopub(stream("stdout", "a"));
     collector.on_iopub(display({{"text/plain", "x"}}));
     finish(collector);
@@ -325,7 +370,7 @@ TEST(AgentExecution, WithoutStreamThereAreNoEvents) {
 }
 
 TEST(AgentExecution, StreamEventsFollowTheKernelsOrderOneChunkEach) {
-    ExecutionCollector collector(kOurs, 0, /*stream=*/true);
+    ExecutionCollector collector(kOurs, kNoLimit, /*stream=*/true);
     collector.on_iopub(message(kOurs, "execute_input", {{"code", "x"}, {"execution_count", 1}}));
     collector.on_iopub(stream("stdout", "a"));
     collector.on_iopub(stream("stdout", "b"));
@@ -359,26 +404,24 @@ TEST(AgentExecution, StreamEventsFollowTheKernelsOrderOneChunkEach) {
 }
 
 TEST(AgentExecution, StreamEventsRespectTheOutputLimit) {
-    ExecutionCollector collector(kOurs, 5, /*stream=*/true);
+    ExecutionCollector collector(kOurs, 2 * kEach + 5, /*stream=*/true);
     collector.on_iopub(stream("stdout", "abc"));
     collector.on_iopub(stream("stdout", "defgh"));  // cut to "de"
     collector.on_iopub(stream("stdout", "ijk"));    // dropped
     collector.on_iopub(display({{"text/plain", "x"}}));  // dropped
     collector.on_iopub(message(kOurs, "error", {{"ename", "E"}, {"evalue", ""}, {"traceback", json::array()}}));
     auto events = collector.take_events();
-    ASSERT_EQ(events.size(), 3u);
+    ASSERT_EQ(events.size(), 2u);  // nothing after the cut, the error neither
     EXPECT_EQ(events[0].text, "abc");
     EXPECT_EQ(events[1].text, "de");
-    EXPECT_EQ(events[2].type, "error");
     finish(collector);
     auto result = collector.take_result();
     EXPECT_TRUE(result.truncated);
     EXPECT_EQ(result.outputs[0].text, "abcde");
 }
 
-TEST(AgentExecution, DroppedRichOutputIsNoEventAndAReplyOnlyErrorIsNoEventEither) {
-    ExecutionCollector collector(kOurs, 3, /*stream=*/true);
-    collector.on_iopub(display({{"text/plain", "toolong"}}));
+TEST(AgentExecution, AReplyOnlyErrorIsInTheResultButIsNoEvent) {
+    ExecutionCollector collector(kOurs, kNoLimit, /*stream=*/true);
     collector.on_shell(message(kOurs, "execute_reply",
                                {{"status", "error"}, {"ename", "E"}, {"evalue", "v"}, {"traceback", json::array()}}));
     collector.on_iopub(idle());

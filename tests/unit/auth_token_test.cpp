@@ -110,5 +110,66 @@ TEST_F(TokenAuthTest, RefusesATokenFileOthersCanRead) {
     }
 }
 
+TEST_F(TokenAuthTest, TenantTokensFromTheTableAndTheFileNameTheirTenant) {
+    fs::path file = dir_ / "tenants.txt";
+    std::ofstream(file) << "# tenant applications\n\ngamma  gamma-token-0123456789abcdef\n";
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+    TokenAuth auth(load_token_auth_config(context({{"token", "user-token-0123456789"},
+                                                   {"admin_token", "admin-token-0123456789"},
+                                                   {"tenants", {{"beta", "beta-token-0123456789"}}},
+                                                   {"tenants_file", "tenants.txt"}})));
+    auto beta = check(auth, "x-auth-token", "beta-token-0123456789");
+    EXPECT_TRUE(beta.allowed);
+    EXPECT_EQ(beta.role, plugin::Role::user);
+    EXPECT_EQ(beta.tenant, "beta");
+    EXPECT_EQ(beta.principal, "tenant:beta");
+    EXPECT_EQ(check(auth, "x-auth-token", "gamma-token-0123456789abcdef").tenant, "gamma");
+    // The single-token setup: the user and the admin token share the default tenant.
+    EXPECT_EQ(check(auth, "x-auth-token", "user-token-0123456789").tenant, "");
+    EXPECT_EQ(check(auth, "x-auth-token", "admin-token-0123456789").tenant, "");
+}
+
+TEST_F(TokenAuthTest, RefusesBadTenants) {
+    auto refused = [&](nlohmann::json tenants) {
+        nlohmann::json config = {{"token", "user-token-0123456789"}, {"admin_token", "admin-token-0123456789"},
+                                 {"tenants", std::move(tenants)}};
+        try {
+            load_token_auth_config(context(config));
+        } catch (const std::invalid_argument& e) {
+            EXPECT_EQ(std::string(e.what()).find("-token-0123"), std::string::npos) << "no token in " << e.what();
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_NE(refused({{"bad name", "beta-token-0123456789"}}).find("tenant name 'bad name'"), std::string::npos);
+    EXPECT_NE(refused({{"default", "beta-token-0123456789"}}).find("not 'default'"), std::string::npos);
+    EXPECT_NE(refused({{"beta", "short"}}).find("16 to 4096"), std::string::npos);
+    EXPECT_NE(refused({{"beta", 5}}).find("plugins.auth-token.tenants.beta"), std::string::npos);
+    EXPECT_NE(refused({{"a", "same-token-0123456789"}, {"b", "same-token-0123456789"}}).find("the same token"),
+              std::string::npos);
+    EXPECT_NE(refused({{"beta", "user-token-0123456789"}}).find("must differ"), std::string::npos);
+    EXPECT_NE(refused("beta").find("expected a table"), std::string::npos);
+}
+
+TEST_F(TokenAuthTest, RefusesATenantsFileOthersCanReadOrWithAMalformedLine) {
+    fs::path file = dir_ / "tenants.txt";
+    std::ofstream(file) << "beta-without-a-token\n";
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+    auto error_of = [&] {
+        try {
+            load_token_auth_config(context({{"token", "user-token-0123456789"},
+                                            {"admin_token", "admin-token-0123456789"},
+                                            {"tenants_file", "tenants.txt"}}));
+        } catch (const std::exception& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_NE(error_of().find("line 1: expected '<tenant name> <token>'"), std::string::npos) << error_of();
+    std::ofstream(file) << "beta beta-token-0123456789\n";
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+    EXPECT_NE(error_of().find("readable by others"), std::string::npos) << error_of();
+}
+
 }  // namespace
 }  // namespace ci::auth

@@ -73,6 +73,7 @@ std::map<std::string, std::set<std::string>> plugin_keys() {
         keys["auth-token"].insert((*it)[1]);
         keys["auth-token"].insert((*it)[2]);
     }
+    keys["auth-token"].insert("tenants");  // a table, read whole by load_tenants
     return keys;
 }
 

@@ -22,6 +22,7 @@ bool has_outcome(const MetricsSnapshot& m, const std::string& outcome) {
 TEST(Metrics, RendersAKnownStateExactly) {
     MetricsSnapshot m;
     m.executions = {{"ok", 3}, {"error", 1}, {"timeout", 2}};
+    m.requests = {{"tenant:beta", 9}, {"we\"ird\\", 1}};
     m.execution_seconds = {{0.01, 2.5}, {1, 3, 2}, 31.25};
     m.creation_failures = {{"backend_unavailable", 0}, {"other", 4}};
     m.creation_seconds = {{1}, {0, 1}, 1.5};
@@ -38,6 +39,11 @@ TEST(Metrics, RendersAKnownStateExactly) {
     m.uptime_seconds = 12.345;
 
     EXPECT_EQ(render_prometheus(m),
+              "# HELP ci_requests_total Requests that passed authentication, by the principal the auth plugin "
+              "named (auth-token: user-token, admin-token, tenant:<name>).\n"
+              "# TYPE ci_requests_total counter\n"
+              "ci_requests_total{principal=\"tenant:beta\"} 9\n"
+              "ci_requests_total{principal=\"we\\\"ird\\\\\"} 1\n"
               "# HELP ci_executions_total Executions answered, by outcome: ok, error (the code raised) or the API "
               "error reason.\n"
               "# TYPE ci_executions_total counter\n"

@@ -30,6 +30,13 @@ TEST(RequestFields, BodyMustBeASmallEnoughJsonObject) {
     EXPECT_EQ(too_big.message, "request body of 101 bytes exceeds the limit of 100 bytes (server.max_body_bytes)");
 }
 
+const Caller kDefaultTenant{};
+
+// user_uuid() of the default tenant, as the tests below were written.
+std::variant<std::string, ApiError> user_uuid(const nlohmann::json& body, const std::optional<std::string>& query) {
+    return session_owner(kDefaultTenant, body, query);
+}
+
 TEST(RequestFields, UserUuidComesFromTheBodyElseTheQueryAndIsLowerCased) {
     const std::string upper = "123E4567-E89B-12D3-A456-426614174000";
     const std::string lower = "123e4567-e89b-12d3-a456-426614174000";
@@ -39,6 +46,19 @@ TEST(RequestFields, UserUuidComesFromTheBodyElseTheQueryAndIsLowerCased) {
     EXPECT_EQ(error_of(user_uuid(nlohmann::json::object(), std::nullopt)).message, "missing field user_uuid");
     EXPECT_EQ(error_of(user_uuid({{"user_uuid", 5}}, std::nullopt)).message, "user_uuid must be a string");
     EXPECT_EQ(error_of(user_uuid({{"user_uuid", "x"}}, std::nullopt)).reason, ErrorReason::bad_request);
+}
+
+TEST(RequestFields, ANamedTenantsSessionsAreKeyedApartFromEveryOtherTenants) {
+    const std::string uuid = "123e4567-e89b-12d3-a456-426614174000";
+    const nlohmann::json body = {{"user_uuid", uuid}};
+    const auto a = std::get<std::string>(session_owner(Caller{"billing", "tenant:billing"}, body, std::nullopt));
+    const auto b = std::get<std::string>(session_owner(Caller{"research", "tenant:research"}, body, std::nullopt));
+    const auto plain = std::get<std::string>(session_owner(kDefaultTenant, body, std::nullopt));
+    EXPECT_EQ(plain, uuid);
+    EXPECT_EQ(a, "billing/" + uuid);
+    EXPECT_NE(a, b);
+    EXPECT_EQ(tenant_of(a), "billing");
+    EXPECT_EQ(tenant_of(plain), "default");
 }
 
 TEST(RequestFields, CodeMustBeAString) {

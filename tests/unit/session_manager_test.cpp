@@ -199,6 +199,33 @@ TEST_F(SessionLogic, AWorkerLostMidExecutionIsAnsweredWithWhatBecameOfIt) {
     EXPECT_TRUE(test::eventually([&] { return !backend_.alive().count(sent->worker_id); }));
 }
 
+TEST_F(SessionLogic, AWorkerWhoseAgentBreaksTheProtocolIsDestroyedWithThatReason) {
+    start();
+    auto running = execute("u", "work");
+    auto sent = channel_.wait_for_execute("work");
+    ASSERT_TRUE(sent);
+    channel_.lose(sent->worker_id, AgentChannel::Loss::violation);
+    ApiError error = error_of(running);
+    EXPECT_EQ(error.reason, ErrorReason::protocol_violation);
+    EXPECT_EQ(error.session_kept, false);
+    EXPECT_TRUE(test::eventually([&] { return !backend_.alive().count(sent->worker_id); }));
+
+    // Between executions: the next call starts over and says why.
+    auto setup = execute("v", "x = 1");
+    auto first = channel_.wait_for_execute("x = 1");
+    ASSERT_TRUE(first);
+    channel_.answer(first->number, FakeAgentChannel::result(""));
+    ASSERT_EQ(setup.wait_for(5s), std::future_status::ready);
+    channel_.lose(first->worker_id, AgentChannel::Loss::violation);
+    EXPECT_TRUE(test::eventually([&] { return !backend_.alive().count(first->worker_id); }));
+    auto next = execute("v", "x");
+    finish("x", "");
+    ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+    auto answer = std::get<ExecutionAnswer>(next.get());
+    EXPECT_TRUE(answer.new_session);
+    EXPECT_EQ(answer.previous_session, "protocol_violation");
+}
+
 TEST_F(SessionLogic, AReleaseEndsTheRunningAndQueuedExecutions) {
     start();
     auto running = execute("u", "work");

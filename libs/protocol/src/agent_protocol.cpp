@@ -2,6 +2,7 @@
 
 #include "code_interpreter/crypto/crypto.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -70,6 +71,31 @@ void from_json(const nlohmann::json& j, ExecutionResult& result) {
     result.duration_ms = uint64_field(j, "duration_ms");
 }
 
+std::size_t max_reply_bytes(std::uint64_t max_output_bytes) {
+    constexpr std::size_t kEnvelope = 1 << 20;  // ids, keys, file names, list entries' fields
+    const std::size_t file = (kMaxFileBytes + 2) / 3 * 4;
+    return std::max<std::size_t>(file, 6 * max_output_bytes) + kEnvelope;
+}
+
+bool json_deeper_than(std::string_view text, int max_depth) {
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) return true;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
 std::vector<std::string> encode_message(std::string_view key, const nlohmann::json& body) {
     std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::string signature = crypto::hmac_sha256_hex(key, {kWireVersion, text});
@@ -88,6 +114,11 @@ DecodedMessage decode_message(std::string_view key, const std::vector<std::strin
     }
     if (!crypto::constant_time_equal(frames[1], crypto::hmac_sha256_hex(key, {frames[0], frames[2]}))) {
         out.error = "bad signature";
+        return out;
+    }
+    out.signed_by_key = true;
+    if (json_deeper_than(frames[2], kMaxJsonDepth)) {
+        out.error = "body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
         return out;
     }
     auto parsed = nlohmann::json::parse(frames[2], nullptr, /*allow_exceptions=*/false);

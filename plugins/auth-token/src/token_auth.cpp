@@ -25,6 +25,46 @@ struct TokenSource {
     std::string token() const { return inline_token.empty() ? load_or_create_token(file) : inline_token; }
 };
 
+// A tenant's name: it becomes part of session keys, log lines and metric labels.
+bool valid_tenant_name(const std::string& name) {
+    if (name.empty() || name.size() > 64 || name == "default") return false;
+    return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+    });
+}
+
+// The tenants of the inline table and of the file, checked: names valid and unique, tokens long
+// enough and unlike every other token.
+std::vector<std::pair<std::string, std::string>> load_tenants(plugin::Settings& settings,
+                                                              const plugin::PluginContext& ctx) {
+    std::vector<std::pair<std::string, std::string>> tenants;
+    if (settings.has("tenants")) {
+        const auto& table = ctx.config["tenants"];
+        if (!table.is_object()) settings.fail("tenants", "expected a table of tenant name = token");
+        for (const auto& [name, token] : table.items()) {
+            if (!token.is_string()) settings.fail("tenants." + name, "expected the tenant's token as a string");
+            tenants.emplace_back(name, token.get<std::string>());
+        }
+    }
+    if (settings.has("tenants_file"))
+        for (auto& tenant : read_tenant_tokens(settings.path("tenants_file", "", ctx.config_dir)))
+            tenants.push_back(std::move(tenant));
+    for (std::size_t i = 0; i < tenants.size(); ++i) {
+        const auto& [name, token] = tenants[i];
+        if (!valid_tenant_name(name))
+            settings.fail("tenants", "tenant name '" + name +
+                                         "' must be 1 to 64 letters, digits, '-', '_' or '.', and not 'default'");
+        if (token.size() < 16 || token.size() > 4096)
+            settings.fail("tenants", "the token of tenant '" + name + "' must be 16 to 4096 characters");
+        for (std::size_t j = 0; j < i; ++j) {
+            if (tenants[j].first == name) settings.fail("tenants", "tenant '" + name + "' is named twice");
+            if (crypto::constant_time_equal(tenants[j].second, token))
+                settings.fail("tenants", "tenants '" + tenants[j].first + "' and '" + name + "' have the same token");
+        }
+    }
+    return tenants;
+}
+
 }  // namespace
 
 TokenAuthConfig load_token_auth_config(const plugin::PluginContext& ctx) {
@@ -36,11 +76,15 @@ TokenAuthConfig load_token_auth_config(const plugin::PluginContext& ctx) {
     config.header = header;
     const TokenSource user(settings, ctx.config_dir, "token", "token_file", "var/auth_token.txt");
     const TokenSource admin(settings, ctx.config_dir, "admin_token", "admin_token_file", "var/admin_token.txt");
-    settings.reject_unknown();
+    config.tenants = load_tenants(settings, ctx);
+    settings.reject_unknown({"tenants"});
     config.user_token = user.token();
     config.admin_token = admin.token();
     if (crypto::constant_time_equal(config.user_token, config.admin_token))
         throw std::invalid_argument("the user token and the admin token must differ");
+    for (const auto& [name, token] : config.tenants)
+        if (crypto::constant_time_equal(token, config.user_token) || crypto::constant_time_equal(token, config.admin_token))
+            throw std::invalid_argument("the token of tenant '" + name + "' must differ from the user and the admin token");
     return config;
 }
 
@@ -54,9 +98,18 @@ plugin::AuthDecision TokenAuth::authenticate(const plugin::AuthRequest& request)
         decision.reason = "missing " + config_.header + " header";
         return decision;
     }
-    // Compare against both tokens every time so timing does not tell which one nearly matched.
+    // Compare against every token every time so timing does not tell which one nearly matched.
     bool is_admin = crypto::constant_time_equal(it->second, config_.admin_token);
     bool is_user = crypto::constant_time_equal(it->second, config_.user_token);
+    const std::string* tenant = nullptr;
+    for (const auto& [name, token] : config_.tenants)
+        if (crypto::constant_time_equal(it->second, token)) tenant = &name;
+    if (tenant) {
+        decision.allowed = true;
+        decision.tenant = *tenant;
+        decision.principal = "tenant:" + *tenant;
+        return decision;
+    }
     if (is_admin || is_user) {
         decision.allowed = true;
         decision.role = is_admin ? plugin::Role::admin : plugin::Role::user;

@@ -30,23 +30,29 @@ std::string trim(std::string s) {
     return s.substr(start);
 }
 
-std::string read_token(const std::string& path) {
+// The whole file, refused when others may read it.
+std::string read_private_file(const std::string& path, std::size_t max_bytes) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) throw file_error("cannot open token file", path);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw file_error("cannot stat token file", path);
+    if (!S_ISREG(st.st_mode)) throw std::runtime_error("token file '" + path + "' is not a regular file");
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
         throw std::runtime_error("token file '" + path +
                                  "' is readable by others: chmod 600 it");
     std::string content;
-    char buf[512];
+    char buf[4096];
     ssize_t n;
     while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) {
         content.append(buf, static_cast<std::size_t>(n));
-        if (content.size() > 4096) throw std::runtime_error("token file '" + path + "' is too large");
+        if (content.size() > max_bytes) throw std::runtime_error("token file '" + path + "' is too large");
     }
     if (n < 0) throw file_error("cannot read token file", path);
-    content = trim(content);
+    return content;
+}
+
+std::string read_token(const std::string& path) {
+    std::string content = trim(read_private_file(path, 4096));
     if (content.size() < 16)
         throw std::runtime_error("token in '" + path + "' is shorter than 16 characters");
     return content;
@@ -75,6 +81,26 @@ std::string load_or_create_token(const std::string& path) {
         ::fsync(fd.get()) != 0)
         throw file_error("cannot write token file", path);
     return token;
+}
+
+std::vector<std::pair<std::string, std::string>> read_tenant_tokens(const std::string& path) {
+    std::vector<std::pair<std::string, std::string>> tenants;
+    const std::string content = read_private_file(path, 1 << 20);
+    std::size_t number = 0;
+    for (std::size_t start = 0; start < content.size();) {
+        std::size_t end = content.find('\n', start);
+        if (end == std::string::npos) end = content.size();
+        std::string line = trim(content.substr(start, end - start));
+        start = end + 1;
+        ++number;
+        if (line.empty() || line[0] == '#') continue;
+        const auto space = line.find_first_of(" \t");
+        if (space == std::string::npos)
+            throw std::runtime_error("token file '" + path + "' line " + std::to_string(number) +
+                                     ": expected '<tenant name> <token>'");
+        tenants.emplace_back(line.substr(0, space), trim(line.substr(space)));
+    }
+    return tenants;
 }
 
 }  // namespace ci::auth

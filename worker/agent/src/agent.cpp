@@ -160,7 +160,7 @@ void Agent::handle_kernel_messages() {
     if (!ready_ && readiness_.ready() && !warming_up_) {
         // An internal request: no routing id, nobody to answer.
         warming_up_ = true;
-        queue_.push_front(Request{"", nullptr, protocol::ExecuteRequest{kWarmUpCode}});
+        queue_.push_front(Request{"", nullptr, protocol::ExecuteRequest{kWarmUpCode}});  // keeps no output
         start_next_execution();
     }
     if (running_ && running_->collector.complete()) finish_execution();

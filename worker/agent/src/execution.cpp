@@ -8,6 +8,9 @@ namespace {
 
 using nlohmann::json;
 
+constexpr auto kOutputOverhead = ExecutionCollector::kOutputOverhead;
+constexpr auto kTracebackLineOverhead = ExecutionCollector::kTracebackLineOverhead;
+
 // The kernel is not trusted to send well-typed fields: a wrong type reads as empty.
 std::string string_field(const json& object, const char* name) {
     auto it = object.find(name);
@@ -50,15 +53,23 @@ std::size_t utf8_prefix_length(const std::string& text, std::size_t max) {
     return n;
 }
 
-// Text values count as their bytes, JSON values (application/json) as their serialization.
+std::uint64_t serialized_bytes(const json& value) {
+    return value.dump(-1, ' ', false, json::error_handler_t::replace).size();
+}
+
+// A MIME bundle: its keys, its text values as their bytes, other values (application/json) as
+// their serialization.
 std::uint64_t data_bytes(const json& bundle) {
     std::uint64_t total = 0;
-    for (const auto& value : bundle) {
-        if (value.is_string())
-            total += value.get_ref<const std::string&>().size();
-        else
-            total += value.dump(-1, ' ', false, json::error_handler_t::replace).size();
-    }
+    for (const auto& [key, value] : bundle.items())
+        total += key.size() + (value.is_string() ? value.get_ref<const std::string&>().size() : serialized_bytes(value));
+    return total;
+}
+
+std::uint64_t error_bytes(const protocol::OutputItem& error, bool with_traceback) {
+    std::uint64_t total = kOutputOverhead + error.ename.size() + error.evalue.size();
+    if (with_traceback)
+        for (const auto& line : error.traceback) total += kTracebackLineOverhead + line.size();
     return total;
 }
 
@@ -112,17 +123,21 @@ void ExecutionCollector::on_shell(const JupyterMessage& message) {
 }
 
 protocol::ExecutionResult ExecutionCollector::take_result() {
-    // An error the kernel reported only in its reply would otherwise be invisible.
-    if (reply_ && result_.status == "error" && !iopub_error_)
-        result_.outputs.push_back(error_item(*reply_));
+    // An error the kernel reported only in its reply would otherwise be invisible (it is not
+    // streamed: the result carries it).
+    if (reply_ && result_.status == "error" && !iopub_error_) keep_error(error_item(*reply_), false);
     return std::move(result_);
 }
+
+std::uint64_t ExecutionCollector::room() const { return used_ < limit_ ? limit_ - used_ : 0; }
 
 void ExecutionCollector::apply_pending_clear() {
     if (!clear_pending_) return;
     clear_pending_ = false;
-    // Cleared output no longer counts against the limit, nor does what was cut from it.
     result_.outputs.clear();
+    // What was streamed stays sent: it keeps counting, and a cut stays a cut. Without streaming,
+    // cleared output no longer counts, nor does what was cut from it.
+    if (stream_) return;
     result_.truncated = false;
     used_ = 0;
 }
@@ -132,12 +147,12 @@ void ExecutionCollector::add_stream(const json& content) {
     if (result_.truncated) return;
     std::string name = string_field(content, "name");
     std::string text = string_field(content, "text");
-    if (limit_ != 0 && text.size() > limit_ - used_) {
-        text.resize(utf8_prefix_length(text, limit_ - used_));
+    if (kOutputOverhead + text.size() > room()) {
+        text.resize(utf8_prefix_length(text, room() > kOutputOverhead ? room() - kOutputOverhead : 0));
         result_.truncated = true;
     }
-    used_ += text.size();
     if (text.empty()) return;
+    used_ += kOutputOverhead + text.size();
     if (stream_) events_.push_back(stream_item(name, text));
     auto& outputs = result_.outputs;
     if (!outputs.empty() && outputs.back().type == "stream" && outputs.back().name == name) {
@@ -151,8 +166,9 @@ void ExecutionCollector::add_rich(const std::string& type, const json& content) 
     apply_pending_clear();
     if (result_.truncated) return;
     json data = object_field(content, "data");
-    std::uint64_t size = data_bytes(data);
-    if (limit_ != 0 && size > limit_ - used_) {
+    json metadata = object_field(content, "metadata");
+    const std::uint64_t size = kOutputOverhead + data_bytes(data) + serialized_bytes(metadata);
+    if (size > room()) {
         result_.truncated = true;
         return;
     }
@@ -160,7 +176,7 @@ void ExecutionCollector::add_rich(const std::string& type, const json& content) 
     protocol::OutputItem item;
     item.type = type;
     item.data = std::move(data);
-    item.metadata = object_field(content, "metadata");
+    item.metadata = std::move(metadata);
     if (type == "execute_result") item.execution_count = int_field(content, "execution_count");
     if (stream_) events_.push_back(item);
     result_.outputs.push_back(std::move(item));
@@ -169,8 +185,21 @@ void ExecutionCollector::add_rich(const std::string& type, const json& content) 
 void ExecutionCollector::add_error(const json& content) {
     apply_pending_clear();
     iopub_error_ = true;
-    result_.outputs.push_back(error_item(content));
-    if (stream_) events_.push_back(result_.outputs.back());
+    keep_error(error_item(content), stream_);
+}
+
+// An error that does not fit loses its traceback; one whose name and message do not fit either is
+// dropped. Either way the output is cut there.
+void ExecutionCollector::keep_error(protocol::OutputItem error, bool send) {
+    if (result_.truncated) return;
+    if (error_bytes(error, true) > room()) {
+        result_.truncated = true;
+        if (error_bytes(error, false) > room()) return;
+        error.traceback.clear();
+    }
+    used_ += error_bytes(error, true);
+    result_.outputs.push_back(std::move(error));
+    if (send) events_.push_back(result_.outputs.back());
 }
 
 }  // namespace ci::agent

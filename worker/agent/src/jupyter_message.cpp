@@ -5,9 +5,13 @@
 #include <ctime>
 
 #include "code_interpreter/crypto/crypto.hpp"
+#include "code_interpreter/protocol/agent_protocol.hpp"
 
 namespace ci::agent {
 namespace {
+
+// Below protocol::kMaxJsonDepth: the agent wraps kernel content in a few levels of its own.
+constexpr int kMaxKernelJsonDepth = 48;
 
 using nlohmann::json;
 
@@ -103,6 +107,12 @@ ParsedMessage parse_wire(const std::vector<std::string>& frames, std::string_vie
                                                           {&metadata, &message.metadata},
                                                           {&content, &message.content}};
     for (const auto& [text, target] : parts) {
+        // User code writes the content (display data, metadata): cap its depth before parsing,
+        // below the gateway's cap on whole replies, which wrap outputs in a few more levels.
+        if (protocol::json_deeper_than(*text, kMaxKernelJsonDepth)) {
+            out.error = "a frame nests deeper than " + std::to_string(kMaxKernelJsonDepth) + " levels";
+            return out;
+        }
         *target = json::parse(*text, nullptr, /*allow_exceptions=*/false);
         if (!target->is_object()) {
             out.error = "a header, metadata or content frame is not a JSON object";

@@ -20,7 +20,11 @@ struct AuthRequest {
 struct AuthDecision {
     bool allowed = false;
     Role role = Role::user;
-    std::string principal;  // who, for logs: never a secret
+    std::string principal;  // who, for logs and metrics: never a secret
+    // Whose sessions: callers of one tenant share sessions by user_uuid, and see nothing of other
+    // tenants' sessions (the same user_uuid of another tenant is another session). Empty: the
+    // default tenant. When set, 1 to 64 letters, digits, '-', '_' or '.'.
+    std::string tenant;
     std::string reason;     // why refused, for the 401 body: never a secret
 };
 

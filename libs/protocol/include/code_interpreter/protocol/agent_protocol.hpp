@@ -67,8 +67,16 @@ inline constexpr std::string_view kWireVersion = "ci-agent/1";
 
 // The largest file that file_write accepts and file_read returns.
 inline constexpr std::uint64_t kMaxFileBytes = 32ULL << 20;
+// The largest message the agent accepts (the gateway sends file_write data of up to kMaxFileBytes
+// as base64, about 43 MiB, and code of at most server.max_body_bytes, at most 6 bytes per byte).
+inline constexpr std::size_t kMaxRequestBytes = 64ULL << 20;
+// The largest max_output_bytes: what an execution keeps must fit a reply the gateway accepts.
+inline constexpr std::uint64_t kMaxOutputBytesCeiling = 64ULL << 20;
 // The most entries file_list returns.
 inline constexpr std::size_t kMaxListEntries = 100000;
+// Bodies nested deeper are refused before they are parsed (the parser recurses per level); a
+// result's MIME bundles and metadata come from user code, so this leaves them room.
+inline constexpr int kMaxJsonDepth = 64;
 
 // One output of an execution, in the order the kernel produced it.
 struct OutputItem {
@@ -96,15 +104,26 @@ void from_json(const nlohmann::json& j, OutputItem& item);
 void to_json(nlohmann::json& j, const ExecutionResult& result);
 void from_json(const nlohmann::json& j, ExecutionResult& result);
 
+// The largest reply the gateway accepts from an agent whose executions keep max_output_bytes: a
+// file_read of kMaxFileBytes as base64, or a result whose counted bytes (each output's included,
+// see the agent's ExecutionCollector) take at most 6 bytes each in JSON (\u00XX).
+std::size_t max_reply_bytes(std::uint64_t max_output_bytes);
+
+// Whether JSON text nests arrays and objects deeper than max_depth (strings skipped), found
+// without parsing it: a parser recurses once per level, so untrusted text is checked first.
+bool json_deeper_than(std::string_view text, int max_depth);
+
 // Builds the three signed frames for body.
 std::vector<std::string> encode_message(std::string_view key, const nlohmann::json& body);
 
 struct DecodedMessage {
     std::optional<nlohmann::json> body;  // set when the frames verified and parsed
     std::string error;                   // why not, otherwise
+    bool signed_by_key = false;          // the signature verified: a bad body is the key holder's doing
 };
 
-// frames are the three frames after any routing frames.
+// frames are the three frames after any routing frames. Refused: a wrong frame count or version, a
+// bad signature, a body that is not a JSON object or nests deeper than kMaxJsonDepth.
 DecodedMessage decode_message(std::string_view key, const std::vector<std::string>& frames);
 
 }  // namespace ci::protocol

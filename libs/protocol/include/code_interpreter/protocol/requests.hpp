@@ -18,7 +18,8 @@ namespace ci::protocol {
 struct PingRequest {};
 
 // "execute": runs code as one cell. Output beyond max_output_bytes is dropped and marked
-// truncated. stream: each output is also sent as an event before the final reply.
+// truncated (0 keeps none: the gateway's internal probes). stream: each output is also sent as
+// an event before the final reply.
 struct ExecuteRequest {
     std::string code;
     std::uint64_t max_output_bytes = 0;

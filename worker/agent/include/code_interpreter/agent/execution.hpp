@@ -20,15 +20,27 @@ nlohmann::json execute_request_content(const std::string& code, bool store_histo
 // Pure logic: the caller feeds it every verified shell and iopub message, in arrival order;
 // messages whose parent is not this execution's request are ignored.
 //
-// Output limit: stream text and MIME data values count against max_output_bytes (0 = no limit).
-// The first output that does not fit is cut (stream text, on a UTF-8 boundary) or dropped (rich
-// data, which cannot be cut), and every later stream or rich output is dropped, with truncated set.
-// Errors do not count and are always kept: they are what the user most needs to see.
+// Output limit: everything an output carries counts against max_output_bytes (0 keeps nothing):
+// stream text; a MIME bundle's keys and values (text as its bytes, JSON as its serialization);
+// metadata as its serialization; an error's name, message and traceback lines; and a fixed
+// overhead per output (and per traceback line), so that a reply stays within a known multiple of
+// the limit (protocol::max_reply_bytes). The first output that does not fit is cut (stream text, on
+// a UTF-8 boundary; an error loses its traceback) or dropped (rich data, which cannot be cut),
+// truncated is set, and nothing after it is kept, errors included.
+//
+// clear_output empties what is kept. Without streaming, cleared output stops counting; with
+// streaming it was sent already, so it keeps counting and a cut stays a cut.
 //
 // Streaming: with stream set, every output message that passes the limit is also kept as an event
 // (a stream event holds only that message's text, cut if it was cut) until take_events().
 class ExecutionCollector {
 public:
+    // What each output costs beyond its content (its keys and punctuation in the reply, or the
+    // event that streams it), and each traceback line beyond its text: a flood of empty outputs
+    // counts too.
+    static constexpr std::uint64_t kOutputOverhead = 64;
+    static constexpr std::uint64_t kTracebackLineOverhead = 8;
+
     ExecutionCollector(std::string msg_id, std::uint64_t max_output_bytes, bool stream = false);
 
     const std::string& msg_id() const { return msg_id_; }
@@ -49,6 +61,8 @@ private:
     void add_stream(const nlohmann::json& content);
     void add_rich(const std::string& type, const nlohmann::json& content);
     void add_error(const nlohmann::json& content);
+    void keep_error(protocol::OutputItem error, bool send);
+    std::uint64_t room() const;
     void apply_pending_clear();
 
     std::string msg_id_;

@@ -21,12 +21,13 @@ usage: sh start.sh [options]
                          (never to private, link-local or metadata ranges, other workers or the gateway)
   --disable-internet     workers without network (the default)
   --image-profile P      worker image: standard (default) or full (built as code-interpreter-worker:full)
-  --api-key TOKEN        use TOKEN as the user token (written to the config's token_file)
+  --api-key-file PATH    use the token in PATH (- reads it from stdin) as the user token, written
+                         to the config's token_file; never on the command line, where ps shows it
   --config PATH          configuration file (default ./config.toml)
   --reset-settings       forget the remembered settings (also with --print-settings)
   --print-settings       show the settings and gateway arguments a start would use, then exit
   --no-build             skip installing and building: use build/bin and the existing worker image
-The flags above --api-key are remembered in $var_dir/start-settings.env and reused
+The flags above --api-key-file are remembered in $var_dir/start-settings.env and reused
 by later starts; a flag given again replaces only its own value. Presets pass a set of them:
 start-low-offline.sh, start-low-network.sh, start-medium-*.sh, start-high-*.sh.
 CI_VAR_DIR moves start.sh's own files (pid, log, remembered settings; default ./var).
@@ -57,7 +58,7 @@ valid() {
 
 declare -A given=() remembered=() value=() source=()
 config="$root/config.toml"
-api_key=""
+api_key_file=""
 build=true
 print_only=false
 reset=false
@@ -69,10 +70,12 @@ while [ $# -gt 0 ]; do
       given[${1#--}]=$2; shift 2 ;;
     --enable-internet) given[enable-internet]=true; shift ;;
     --disable-internet) given[enable-internet]=false; shift ;;
-    --api-key)
-      [ $# -ge 2 ] || die "--api-key needs a value" 2
-      [ ${#2} -ge 16 ] || die "--api-key must be at least 16 characters" 2
-      api_key="$2"; shift 2 ;;
+    --api-key-file)
+      [ $# -ge 2 ] || die "--api-key-file needs a path (or - for stdin)" 2
+      api_key_file=$2; shift 2 ;;
+    --api-key|--api-key=*)
+      die "--api-key TOKEN would show the token to every host user in ps; put it in a file (mode 0600) and pass
+  --api-key-file PATH, or pipe it: printf '%s' \"\$TOKEN\" | sh start.sh --api-key-file -" 2 ;;
     --config)
       [ $# -ge 2 ] || die "--config needs a value" 2
       config=$(realpath -m "$2"); shift 2 ;;
@@ -84,6 +87,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$config" ] || die "no configuration file $config" 2
+# Read now (stdin may be a pipe) into a variable: builtins write it later, so it is in no argv.
+api_key=""
+if [ -n "$api_key_file" ]; then
+  if [ "$api_key_file" = - ]; then
+    IFS= read -r api_key || [ -n "$api_key" ] || die "--api-key-file -: no token on stdin" 2
+  else
+    [ -r "$api_key_file" ] || die "--api-key-file: cannot read $api_key_file" 2
+    IFS= read -r api_key <"$api_key_file" || [ -n "$api_key" ] || die "--api-key-file: $api_key_file is empty" 2
+  fi
+  api_key=${api_key#"${api_key%%[![:space:]]*}"}; api_key=${api_key%"${api_key##*[![:space:]]}"}
+  [ ${#api_key} -ge 16 ] || die "--api-key-file: the token must be at least 16 characters" 2
+fi
 cd "$root"
 
 settings_file=$var_dir/start-settings.env

@@ -65,4 +65,9 @@ for img in "$image_dir/$disk_instance"-*.img; do
   [[ $id == *-* ]] || rm -f "$img"
 done
 [ -z "$statefile" ] || rm -f "$statefile"
-rm -rf "${run_dir:?}/${instance:?}"
+# Each worker's directory is a tmpfs of its own: unmount it before removing the tree, which then
+# never crosses into another file system.
+for dir in "${run_dir:?}/${instance:?}"/*/; do
+  mountpoint -q "$dir" && { umount "$dir" 2>/dev/null || umount -l "$dir"; }
+done
+rm -rf --one-file-system "${run_dir:?}/${instance:?}"

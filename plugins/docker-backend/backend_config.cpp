@@ -123,6 +123,10 @@ BackendConfig parse_backend_config(const json& config, const std::string& config
     c.kernel_gid = reader.integer<std::uint32_t>("kernel_gid", c.kernel_gid, 1, kMaxId);
     c.container_name_prefix = reader.text("container_name_prefix", c.container_name_prefix);
     c.nofile_limit = reader.integer<std::uint64_t>("nofile_limit", c.nofile_limit, 64, 1048576);
+    c.disk_read_mb_per_s = reader.integer<std::uint64_t>("disk_read_mb_per_s", c.disk_read_mb_per_s, 0, 1048576);
+    c.disk_write_mb_per_s = reader.integer<std::uint64_t>("disk_write_mb_per_s", c.disk_write_mb_per_s, 0, 1048576);
+    c.disk_read_iops = reader.integer<std::uint64_t>("disk_read_iops", c.disk_read_iops, 0, 16777216);
+    c.disk_write_iops = reader.integer<std::uint64_t>("disk_write_iops", c.disk_write_iops, 0, 16777216);
     const std::string network = reader.text("network", "none");
     const bool enable_internet = reader.flag("enable_internet", false);
     c.subnet = reader.text("subnet", c.subnet);

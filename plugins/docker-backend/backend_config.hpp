@@ -16,17 +16,31 @@ enum class NetworkMode {
     internet,  // a NAT bridge; the agent's firewall lets new connections go to public addresses only
 };
 
+// The ids of the image's users (docker/Dockerfile, which records them in the image's labels
+// code-interpreter.agent-ids and .kernel-ids): in 2000200000..2147352575, which no distribution,
+// systemd, nor SSSD's or FreeIPA's automatic ranges hand out, so no host account shares them
+// (docs/security.md, "Identities").
+inline constexpr std::uint32_t kImageAgentId = 2100000990;   // ci-agent
+inline constexpr std::uint32_t kImageKernelId = 2100001000;  // sandbox
+
 struct BackendConfig {
     std::string socket = "/var/run/docker.sock";       // Docker Engine API unix socket
     std::string image = "code-interpreter-worker:latest";
     std::string instance = "default";                  // label value scoping this gateway's workers
     std::string run_dir = "/run/code-interpreter";     // host dir for per-worker socket dirs
-    std::uint32_t agent_uid = 990;                     // owner of the per-worker dir (image's ci-agent)
-    std::uint32_t agent_gid = 990;
-    std::uint32_t kernel_uid = 1000;                   // owner of the in-memory workspace (image's sandbox)
-    std::uint32_t kernel_gid = 1000;
+    std::uint32_t agent_uid = kImageAgentId;           // owner of the per-worker dir (image's ci-agent)
+    std::uint32_t agent_gid = kImageAgentId;
+    std::uint32_t kernel_uid = kImageKernelId;         // owner of the workspace (image's sandbox)
+    std::uint32_t kernel_gid = kImageKernelId;
     std::string container_name_prefix = "ci-worker";
     std::uint64_t nofile_limit = 1024;
+    // Block-I/O limits of a worker on its workspace volume's device (0: none). cgroup v1 throttles
+    // reads and direct writes; buffered writes reach the disk through the host's writeback, which
+    // cgroup v1 does not charge to the worker (cgroup v2 does).
+    std::uint64_t disk_read_mb_per_s = 200;
+    std::uint64_t disk_write_mb_per_s = 100;
+    std::uint64_t disk_read_iops = 2000;
+    std::uint64_t disk_write_iops = 1000;
     NetworkMode network = NetworkMode::none;
     // The workers' bridge network in the networked modes: a private IPv4 range outside Docker's
     // default address pools (172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16); its first address is

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "seccomp_profile.hpp"
+
 namespace ci::docker {
 
 using nlohmann::json;
@@ -165,7 +167,8 @@ std::string validate_spec(const WorkerSpec& spec) {
     return {};
 }
 
-json build_create_request(const BackendConfig& config, const WorkerSpec& spec, const std::string& host_dir) {
+json build_create_request(const BackendConfig& config, const WorkerSpec& spec, const std::string& host_dir,
+                          const HostExtras& extras) {
     const auto& l = spec.limits;
     const auto memory_bytes = static_cast<std::int64_t>(l.memory_mb) * 1024 * 1024;
 
@@ -190,6 +193,14 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
     json capabilities = json::array({"SETUID", "SETGID", "SETPCAP"});
     if (networked) capabilities.push_back("NET_ADMIN");
 
+    // Our own seccomp profile (Docker's default less io_uring, ptrace, bpf...); AppArmor's
+    // docker-default named where the host has AppArmor, so that it cannot silently be another.
+    json security = json::array({"no-new-privileges:true", "seccomp=" + std::string(kSeccompProfile)});
+    if (extras.apparmor) security.push_back("apparmor=docker-default");
+    const auto ulimit = [](const char* name, std::uint64_t value) {
+        return json{{"Name", name}, {"Soft", static_cast<std::int64_t>(value)}, {"Hard", static_cast<std::int64_t>(value)}};
+    };
+
     json host_config = {
         {"NanoCpus", static_cast<std::int64_t>(std::llround(l.cpus * 1e9))},
         {"Memory", memory_bytes},
@@ -197,16 +208,15 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
         {"PidsLimit", static_cast<std::int64_t>(l.pids)},
         {"CapDrop", json::array({"ALL"})},
         {"CapAdd", capabilities},
-        // Docker's default seccomp profile stays on: no seccomp=... option here.
-        {"SecurityOpt", json::array({"no-new-privileges:true"})},
+        {"SecurityOpt", security},
         {"Privileged", false},
         {"NetworkMode", networked ? network_name(config) : std::string("none")},
         {"IpcMode", "private"},
         {"Init", true},
         {"ReadonlyRootfs", true},
-        {"Ulimits", json::array({{{"Name", "nofile"},
-                                  {"Soft", static_cast<std::int64_t>(config.nofile_limit)},
-                                  {"Hard", static_cast<std::int64_t>(config.nofile_limit)}}})},
+        // No core dumps anywhere in the worker: a crash never writes memory (the agent's key, other
+        // data) to a file, and no process can raise the hard limit back.
+        {"Ulimits", json::array({ulimit("nofile", config.nofile_limit), ulimit("core", 0)})},
         {"Binds", binds},
         {"Tmpfs", tmpfs},
         // Cattle: never restarted by Docker; kept after exit so inspect can tell why it ended.
@@ -216,6 +226,16 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
         {"OomScoreAdj", 500},
         {"LogConfig", {{"Type", "json-file"}, {"Config", {{"max-size", "1m"}, {"max-file", "1"}}}}},
     };
+
+    // Docker turns the device node into its numbers for the worker's blkio cgroup.
+    const auto device_limit = [&](const char* key, std::uint64_t rate) {
+        if (rate > 0 && !extras.workspace_device.empty())
+            host_config[key] = json::array({{{"Path", extras.workspace_device}, {"Rate", rate}}});
+    };
+    device_limit("BlkioDeviceReadBps", config.disk_read_mb_per_s << 20);
+    device_limit("BlkioDeviceWriteBps", config.disk_write_mb_per_s << 20);
+    device_limit("BlkioDeviceReadIOps", config.disk_read_iops);
+    device_limit("BlkioDeviceWriteIOps", config.disk_write_iops);
 
     json labels = {
         {kLabelManaged, "true"},
@@ -290,6 +310,27 @@ bool is_missing_image(long http_status, const std::string& body) {
 std::string missing_image_message(const BackendConfig& config) {
     return "the worker image " + config.image +
            " does not exist (build it with docker/build-image.sh, or set plugins.docker-backend.image)";
+}
+
+std::string image_identity_mismatch(const BackendConfig& config, const json& image) {
+    const json& config_section = image.is_object() && image.contains("Config") ? image["Config"] : json();
+    const json& labels =
+        config_section.is_object() && config_section.contains("Labels") && config_section["Labels"].is_object()
+            ? config_section["Labels"]
+            : json::object();
+    std::string mismatch;
+    const auto check = [&](const char* label, const char* user, const char* keys, std::uint32_t uid, std::uint32_t gid) {
+        const std::string wanted = std::to_string(uid) + ":" + std::to_string(gid);
+        const std::string found = labels.value(label, std::string());
+        if (found == wanted) return;
+        mismatch += std::string(mismatch.empty() ? "" : "; ") + "its " + user + " user is " +
+                    (found.empty() ? "unknown (no label " + std::string(label) + ": an image older than these labels)"
+                                   : found) +
+                    ", the configuration's " + keys + " say " + wanted;
+    };
+    check(kLabelAgentIds, "ci-agent", "agent_uid:agent_gid", config.agent_uid, config.agent_gid);
+    check(kLabelKernelIds, "sandbox", "kernel_uid:kernel_gid", config.kernel_uid, config.kernel_gid);
+    return mismatch;
 }
 
 namespace {

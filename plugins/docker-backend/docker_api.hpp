@@ -16,6 +16,9 @@ namespace ci::docker {
 inline constexpr const char* kLabelManaged = "code-interpreter.managed";
 inline constexpr const char* kLabelInstance = "code-interpreter.instance";
 inline constexpr const char* kLabelWorkerId = "code-interpreter.worker-id";
+// Labels docker/Dockerfile puts on the image: "<uid>:<gid>" of its ci-agent and sandbox users.
+inline constexpr const char* kLabelAgentIds = "code-interpreter.agent-ids";
+inline constexpr const char* kLabelKernelIds = "code-interpreter.kernel-ids";
 
 // Mount points inside the container (the image's agent defaults).
 inline constexpr const char* kContainerRunDir = "/run/ci";
@@ -73,9 +76,15 @@ std::string encode_path_segment(std::string_view text, std::string_view keep = "
 // Checks a spec's limits; empty string when valid, else what is wrong.
 std::string validate_spec(const ci::plugin::WorkerSpec& spec);
 
+// What the host adds to a worker's create request.
+struct HostExtras {
+    bool apparmor = false;         // AppArmor is on: the worker runs under Docker's docker-default
+    std::string workspace_device;  // the workspace volume's block device: the disk_* limits apply to it
+};
+
 // Body of POST /containers/create for this worker. `host_dir` is worker_dir(...).
 nlohmann::json build_create_request(const BackendConfig& config, const ci::plugin::WorkerSpec& spec,
-                                    const std::string& host_dir);
+                                    const std::string& host_dir, const HostExtras& extras = {});
 // "/containers/create?name=<container name>"
 std::string create_container_path(const BackendConfig& config, const std::string& worker_id);
 // "/containers/<name>?force=true&v=true"
@@ -92,6 +101,10 @@ std::string docker_error_message(const std::string& body);
 bool is_missing_image(long http_status, const std::string& body);
 // What the operator reads when the configured image does not exist.
 std::string missing_image_message(const BackendConfig& config);
+// Empty when the image (GET /images/<image>/json) was built with the users the configuration names
+// (its agent-ids and kernel-ids labels), else what differs: workers of a mismatched image could not
+// read their key or their workspace.
+std::string image_identity_mismatch(const BackendConfig& config, const nlohmann::json& image);
 
 // Worker handles from the body of GET /containers/json (containers without a valid worker-id label
 // are skipped and counted in *skipped when given). `image_id` is the configured image's id now (GET

@@ -18,6 +18,7 @@
 #include "code_interpreter/fd/unique_fd.hpp"
 #include "docker_api.hpp"
 #include "code_interpreter/host_failure/host_failure.hpp"
+#include "host_facts.hpp"
 #include "worker_dir.hpp"
 
 namespace ci::docker {
@@ -71,7 +72,10 @@ long long running_oom_kills(const std::string& inspect_body) {
 }  // namespace
 
 DockerBackend::DockerBackend(BackendConfig config, Logger log, DockerClientOptions client_options)
-    : config_(std::move(config)), log_(std::move(log)), client_(config_.socket, client_options) {}
+    : config_(std::move(config)),
+      log_(std::move(log)),
+      client_(config_.socket, client_options),
+      apparmor_(apparmor_enabled()) {}
 
 DockerBackend::~DockerBackend() {
     if (network_id_.empty()) return;
@@ -216,6 +220,10 @@ void DockerBackend::log(LogLevel level, const std::string& message) const {
 }
 
 void DockerBackend::check_startup() {
+    if (const std::string conflicts = host_identity_conflicts(config_); !conflicts.empty())
+        throw std::runtime_error("docker-backend: the workers' ids must belong to no host account (a host user "
+                                 "sharing them could signal the kernels or read the agents' keys): " +
+                                 conflicts + "; build the image with other ids (docker/Dockerfile) and set them here");
     auto ping = client_.get("/_ping");
     if (!ping.ok()) throw std::runtime_error("docker-backend: the Docker daemon does not answer: " + ping.error());
     if (ping.value().status != 200)
@@ -228,20 +236,28 @@ void DockerBackend::check_startup() {
     if (image.value().status != 200)
         throw std::runtime_error("docker-backend: inspecting image " + config_.image + " answered " +
                                  http_failure(image.value()));
+    if (const std::string mismatch =
+            image_identity_mismatch(config_, json::parse(image.value().body, nullptr, false));
+        !mismatch.empty())
+        throw std::runtime_error("docker-backend: the image " + config_.image + " does not match the configuration: " +
+                                 mismatch + " (rebuild it with docker/build-image.sh, or set the ids it was built with)");
 
     if (auto st = ensure_directory(instance_dir(config_)); !st.ok())
         throw std::runtime_error("docker-backend: run_dir: " + st.error());
-    // Probe that we may hand a dir to the agent's user (the gateway needs root or CAP_CHOWN).
+    // Probe that we may mount a worker dir and hand it to the agent's user (the gateway needs root).
     const std::string probe = instance_dir(config_) + "/.probe-" + std::to_string(::getpid());
-    (void)remove_tree(probe);
+    (void)remove_worker_dir(probe);
     Status made = make_worker_dir(probe, config_.agent_uid, config_.agent_gid, "probe", "x");
-    (void)remove_tree(probe);
+    (void)remove_worker_dir(probe);
     if (!made.ok())
         throw std::runtime_error("docker-backend: cannot prepare per-worker dirs under " + instance_dir(config_) +
-                                 " (the gateway must run as root to give them to uid " +
+                                 " (the gateway must run as root to mount them and give them to uid " +
                                  std::to_string(config_.agent_uid) + "): " + made.error());
     log(LogLevel::info, "Docker daemon at " + config_.socket + " answers; image " + config_.image +
                             " present; instance '" + config_.instance + "'");
+    log(LogLevel::info, apparmor_ ? "AppArmor is on: workers run under its docker-default profile"
+                                  : "AppArmor is not enabled on this host: workers run without an AppArmor profile "
+                                    "(their seccomp profile, capability sets and users still apply)");
 }
 
 std::size_t DockerBackend::remove_orphan_dirs() {
@@ -257,7 +273,7 @@ std::size_t DockerBackend::remove_orphan_dirs() {
     for (std::filesystem::directory_iterator it(instance_dir(config_), ec), end; !ec && it != end; it.increment(ec)) {
         const std::string name = it->path().filename().string();
         if (!is_valid_worker_id(name) || live.count(name)) continue;
-        if (remove_tree(it->path().string()).ok()) ++removed;
+        if (remove_worker_dir(it->path().string()).ok()) ++removed;
     }
     if (removed) log(LogLevel::info, "removed " + std::to_string(removed) + " leftover worker dir(s) without a container");
     return removed;
@@ -301,7 +317,7 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
     auto made = make_worker_dir(dir, config_.agent_uid, config_.agent_gid, kAgentKeyFile, spec.agent_key);
     if (made.ok() && config_.network == NetworkMode::none) made = write_hosts_file(dir, kWorkerHostname);
     if (!made.ok()) {
-        (void)remove_tree(dir);
+        (void)remove_worker_dir(dir);
         return fail("making the worker dir", made.error(), made.kind());
     }
 
@@ -310,10 +326,19 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
         if (container_may_exist) {
             if (auto st = remove_container(id); !st.ok()) log(LogLevel::warn, "cleanup after failed create: " + st.error());
         }
-        if (auto st = remove_tree(dir); !st.ok()) log(LogLevel::warn, "cleanup after failed create: " + st.error());
+        if (auto st = remove_worker_dir(dir); !st.ok()) log(LogLevel::warn, "cleanup after failed create: " + st.error());
     };
 
-    const std::string body = build_create_request(config_, spec, dir).dump();
+    HostExtras extras{apparmor_, {}};
+    const bool disk_limits = config_.disk_read_mb_per_s || config_.disk_write_mb_per_s || config_.disk_read_iops ||
+                             config_.disk_write_iops;
+    if (disk_limits && !spec.workspace_host_path.empty()) {
+        extras.workspace_device = block_device_of(spec.workspace_host_path);
+        if (extras.workspace_device.empty())
+            log(LogLevel::warn, name + ": its workspace " + spec.workspace_host_path +
+                                    " is on no block device: the disk_* limits do not apply to it");
+    }
+    const std::string body = build_create_request(config_, spec, dir, extras).dump();
     auto created = client_.request("POST", create_container_path(config_, id), &body, kSlowCallTimeout);
     if (!created.ok()) {
         undo(true);  // the request may have reached the daemon before the transport failed
@@ -400,7 +425,7 @@ Status DockerBackend::destroy_worker_unchecked(const std::string& worker_id) {
         return Status::failure("destroy_worker: worker id '" + worker_id + "' is not 12 lowercase hexadecimal characters");
     if (auto st = remove_container(worker_id); !st.ok())
         return host_failure::failure<Status>("destroy_worker " + worker_id + ": " + st.error(), st.kind());
-    if (auto st = remove_tree(worker_dir(config_, worker_id)); !st.ok())
+    if (auto st = remove_worker_dir(worker_dir(config_, worker_id)); !st.ok())
         return host_failure::failure<Status>("destroy_worker " + worker_id + ": container removed, but " + st.error());
     return Status::success();
 }

@@ -27,11 +27,13 @@ public:
     DockerBackend(const DockerBackend&) = delete;
     DockerBackend& operator=(const DockerBackend&) = delete;
 
-    // Start-up checks for the factory; throw std::runtime_error with a clear message:
-    // the daemon answers GET /_ping, the image exists, run_dir/instance can be made and chowned.
+    // Start-up checks for the factory; throw std::runtime_error with a clear message: no configured
+    // id belongs to a host account, the daemon answers GET /_ping, the image exists and was built
+    // with the configured ids, per-worker dirs can be mounted under run_dir/instance and chowned.
     void check_startup();
-    // Removes per-worker dirs under <run_dir>/<instance> that have no container (left by a run that
-    // died between making the dir and the container). Returns how many were removed.
+    // Unmounts and removes per-worker dirs under <run_dir>/<instance> that have no container (left
+    // by a run that died between making the dir and the container, or that lost its containers).
+    // Returns how many were removed.
     std::size_t remove_orphan_dirs();
     // For the factory, after check_startup. Networked modes: finds this instance's network and
     // reuses it when it matches the configuration, else (after removing this instance's leftover
@@ -64,6 +66,7 @@ private:
     BackendConfig config_;
     Logger log_;
     DockerClient client_;
+    bool apparmor_;           // the host has AppArmor on (found once, at construction)
     std::string network_id_;  // set once by prepare_network, read-only afterwards
 };
 

@@ -189,8 +189,8 @@ TEST_F(LoopDiskStorageTest, AllocatesAnEmptyExt4VolumeMountedNosuidNodevForTheOw
 
     struct stat st;
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
-    EXPECT_EQ(st.st_uid, 1000u);
-    EXPECT_EQ(st.st_gid, 1000u);
+    EXPECT_EQ(st.st_uid, 2100001000u);  // the image's sandbox user
+    EXPECT_EQ(st.st_gid, 2100001000u);
     EXPECT_EQ(st.st_mode & 07777, 0700u);
     EXPECT_TRUE(fs::is_empty(path)) << "lost+found or other entries left in the volume";
 

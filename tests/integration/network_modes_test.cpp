@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -160,13 +162,22 @@ TEST_F(NoneModeTest, NothingInTheImageIsSetuidOrSetgid) {
               "done\n");
 }
 
-TEST_F(NoneModeTest, ContainerKeepsDockersSeccompProfileAndMinimalCapabilities) {
+// The container's SecurityOpt: no-new-privileges and the repository's seccomp profile.
+nlohmann::json expected_security_options() {
+    std::ifstream in(CI_SOURCE_DIR "/plugins/docker-backend/seccomp.json");
+    const std::string profile((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return nlohmann::json::array({"no-new-privileges:true", "seccomp=" + profile});
+}
+
+TEST_F(NoneModeTest, ContainerHasOurSeccompProfileAndMinimalCapabilities) {
     fixture_->text(kUserA, "1");  // a worker is up, whichever cases ran before
     const auto containers = worker_containers(fixture_->gateway().instance());
     ASSERT_FALSE(containers.empty());
-    const std::string out = shell("docker inspect -f '{{json .HostConfig.SecurityOpt}} {{json .HostConfig.CapAdd}} "
-                                  "{{.HostConfig.NetworkMode}}' " + containers.front().id);
-    EXPECT_EQ(out, "[\"no-new-privileges:true\"] [\"SETUID\",\"SETGID\",\"SETPCAP\"] none\n");
+    const std::string out = shell("docker inspect -f '{{json .HostConfig.CapAdd}} {{.HostConfig.NetworkMode}}' " +
+                                  containers.front().id);
+    EXPECT_EQ(out, "[\"SETUID\",\"SETGID\",\"SETPCAP\"] none\n");
+    EXPECT_EQ(nlohmann::json::parse(shell("docker inspect -f '{{json .HostConfig.SecurityOpt}}' " + containers.front().id)),
+              expected_security_options());
 }
 
 // The worker is made with Docker's networking disabled (no libnetwork set-up at start), yet user
@@ -320,13 +331,14 @@ TEST_F(InternalModeTest, WorkersCannotReachEachOtherNorTheirOwnAgent) {
     EXPECT_EQ(dns, "True\n");  // no answer at all (not "no such name")
 }
 
-TEST_F(InternalModeTest, ContainerKeepsDockersSeccompProfileAndMinimalCapabilities) {
+TEST_F(InternalModeTest, ContainerHasOurSeccompProfileAndMinimalCapabilities) {
     fixture_->text(kUserA, "1");  // a worker is up, whichever cases ran before
     const auto containers = worker_containers(fixture_->gateway().instance());
     ASSERT_FALSE(containers.empty());
-    EXPECT_EQ(shell("docker inspect -f '{{json .HostConfig.SecurityOpt}} {{json .HostConfig.CapAdd}}' " +
-                    containers.front().id),
-              "[\"no-new-privileges:true\"] [\"SETUID\",\"SETGID\",\"SETPCAP\",\"NET_ADMIN\"]\n");
+    EXPECT_EQ(shell("docker inspect -f '{{json .HostConfig.CapAdd}}' " + containers.front().id),
+              "[\"SETUID\",\"SETGID\",\"SETPCAP\",\"NET_ADMIN\"]\n");
+    EXPECT_EQ(nlohmann::json::parse(shell("docker inspect -f '{{json .HostConfig.SecurityOpt}}' " + containers.front().id)),
+              expected_security_options());
 }
 
 // --- enable_internet = true -----------------------------------------------------------------------

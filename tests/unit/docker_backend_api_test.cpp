@@ -8,6 +8,7 @@
 
 #include "docker_api.hpp"
 #include "code_interpreter/host_failure/host_failure.hpp"
+#include "seccomp_profile.hpp"
 
 namespace {
 
@@ -101,17 +102,19 @@ TEST(DockerApi, CreateRequestCarriesLimitsCapsLabelsAndMounts) {
     EXPECT_EQ(h["PidsLimit"], 128);
     EXPECT_EQ(h["CapDrop"], json::array({"ALL"}));
     EXPECT_EQ(h["CapAdd"], json::array({"SETUID", "SETGID", "SETPCAP"}));
-    EXPECT_EQ(h["SecurityOpt"], json::array({"no-new-privileges:true"}));
+    // Our seccomp profile, and no AppArmor profile named on a host without AppArmor.
+    EXPECT_EQ(h["SecurityOpt"], json::array({"no-new-privileges:true", "seccomp=" + std::string(kSeccompProfile)}));
     EXPECT_EQ(h["NetworkMode"], "none");
     EXPECT_EQ(h["Init"], true);
     EXPECT_EQ(h["ReadonlyRootfs"], true);
     EXPECT_EQ(h["Privileged"], false);
-    EXPECT_EQ(h["Ulimits"], json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":1024}])"));
+    EXPECT_EQ(h["Ulimits"],
+              json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":1024},{"Name":"core","Soft":0,"Hard":0}])"));
     // Without a network Docker writes no /etc/hosts: the per-worker dir's makes "sandbox" resolve.
     EXPECT_EQ(h["Binds"], json::array({"/run/code-interpreter/t1/0123456789ab:/run/ci:rw",
                                        "/run/code-interpreter/t1/0123456789ab/hosts:/etc/hosts:ro"}));
     EXPECT_EQ(h["Tmpfs"], (json{{"/tmp", "rw,nosuid,nodev,size=64m,mode=1777"},
-                                {"/sandbox", "rw,nosuid,nodev,size=300m,uid=1000,gid=1000,mode=0700"}}));
+                                {"/sandbox", "rw,nosuid,nodev,size=300m,uid=2100001000,gid=2100001000,mode=0700"}}));
     EXPECT_EQ(h["RestartPolicy"]["Name"], "no");
     EXPECT_EQ(h["AutoRemove"], false);
 }

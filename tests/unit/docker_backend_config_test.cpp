@@ -33,12 +33,16 @@ TEST(DockerBackendConfig, DefaultsForMissingOrEmptyTable) {
         EXPECT_EQ(c.image, "code-interpreter-worker:latest");
         EXPECT_EQ(c.instance, "default");
         EXPECT_EQ(c.run_dir, "/run/code-interpreter");
-        EXPECT_EQ(c.agent_uid, 990u);
-        EXPECT_EQ(c.agent_gid, 990u);
-        EXPECT_EQ(c.kernel_uid, 1000u);
-        EXPECT_EQ(c.kernel_gid, 1000u);
+        EXPECT_EQ(c.agent_uid, 2100000990u);  // the image's users, in a range no host account has
+        EXPECT_EQ(c.agent_gid, 2100000990u);
+        EXPECT_EQ(c.kernel_uid, 2100001000u);
+        EXPECT_EQ(c.kernel_gid, 2100001000u);
         EXPECT_EQ(c.container_name_prefix, "ci-worker");
         EXPECT_EQ(c.nofile_limit, 1024u);
+        EXPECT_EQ(c.disk_read_mb_per_s, 200u);
+        EXPECT_EQ(c.disk_write_mb_per_s, 100u);
+        EXPECT_EQ(c.disk_read_iops, 2000u);
+        EXPECT_EQ(c.disk_write_iops, 1000u);
     }
 }
 
@@ -49,6 +53,8 @@ TEST(DockerBackendConfig, ReadsEveryKey) {
         {"agent_uid", 2000},             {"agent_gid", 2001},
         {"kernel_uid", 3000},            {"kernel_gid", 3001},
         {"container_name_prefix", "cw"}, {"nofile_limit", 4096},
+        {"disk_read_mb_per_s", 50},      {"disk_write_mb_per_s", 0},
+        {"disk_read_iops", 300},         {"disk_write_iops", 400},
     };
     const BackendConfig c = parse_backend_config(table, "/etc/ci");
     EXPECT_EQ(c.socket, "/tmp/docker.sock");
@@ -61,6 +67,10 @@ TEST(DockerBackendConfig, ReadsEveryKey) {
     EXPECT_EQ(c.kernel_gid, 3001u);
     EXPECT_EQ(c.container_name_prefix, "cw");
     EXPECT_EQ(c.nofile_limit, 4096u);
+    EXPECT_EQ(c.disk_read_mb_per_s, 50u);
+    EXPECT_EQ(c.disk_write_mb_per_s, 0u);  // 0: no limit
+    EXPECT_EQ(c.disk_read_iops, 300u);
+    EXPECT_EQ(c.disk_write_iops, 400u);
 }
 
 TEST(DockerBackendConfig, RelativePathsResolveAgainstConfigDir) {
@@ -90,7 +100,9 @@ TEST(DockerBackendConfig, RangesAreChecked) {
     EXPECT_THAT(parse_error({{"kernel_gid", 0}}), HasSubstr(".kernel_gid: must be between 1 and"));
     EXPECT_THAT(parse_error({{"kernel_uid", 4294967296LL}}), HasSubstr(".kernel_uid: must be between"));
     EXPECT_THAT(parse_error({{"nofile_limit", 10}}), HasSubstr(".nofile_limit: must be between 64 and 1048576"));
-    EXPECT_THAT(parse_error({{"agent_uid", 1000}}), HasSubstr(".kernel_uid: must differ from agent_uid"));
+    EXPECT_THAT(parse_error({{"agent_uid", 2100001000}}), HasSubstr(".kernel_uid: must differ from agent_uid"));
+    EXPECT_THAT(parse_error({{"disk_read_mb_per_s", 1048577}}), HasSubstr(".disk_read_mb_per_s: must be between 0 and"));
+    EXPECT_THAT(parse_error({{"disk_write_iops", -1}}), HasSubstr(".disk_write_iops: must be between 0 and 16777216"));
 }
 
 TEST(DockerBackendConfig, InstanceMustBeShortLowercase) {

@@ -22,6 +22,7 @@
 
 #include "docker_api.hpp"
 #include "docker_backend.hpp"
+#include "worker_dir.hpp"
 
 namespace {
 
@@ -130,6 +131,7 @@ private:
 class DockerBackendFakeDaemon : public ::testing::Test {
 protected:
     void SetUp() override {
+        if (::geteuid() != 0) GTEST_SKIP() << "the backend mounts each worker dir's tmpfs: needs root";
         std::string tmpl = (std::filesystem::temp_directory_path() / "ci-docker-fake.XXXXXX").string();
         ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
         dir_ = tmpl;
@@ -142,6 +144,8 @@ protected:
         std::filesystem::create_directories(config_.run_dir + "/unit");
     }
     void TearDown() override {
+        if (dir_.empty()) return;
+        (void)remove_worker_dir(worker_dir_path());  // a worker left made holds a tmpfs mount
         std::error_code ec;
         std::filesystem::remove_all(dir_, ec);
     }

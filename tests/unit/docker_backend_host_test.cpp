@@ -1,12 +1,20 @@
 // Unit tests of the docker-backend plugin's host-side pieces that need no Docker: the per-worker
-// directory and the client's transport errors.
+// directory (a tmpfs of its own: mounting it needs root, like the gateway) and the client's
+// transport errors.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +24,11 @@
 #include "docker_backend.hpp"
 #include "docker_client.hpp"
 #include "worker_dir.hpp"
+
+// statfs(2)'s flag for a nosymfollow mount (Linux 5.10); glibc 2.36's headers do not name it.
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000
+#endif
 
 namespace {
 
@@ -38,7 +51,15 @@ private:
     std::string path_;
 };
 
-TEST(DockerWorkerDir, MadePrivateWithTheKey) {
+// Whether something is mounted on `path` (its device differs from its parent's).
+bool is_mount_point(const std::string& path) {
+    struct stat here {}, parent {};
+    return ::stat(path.c_str(), &here) == 0 && ::stat((path + "/..").c_str(), &parent) == 0 &&
+           here.st_dev != parent.st_dev;
+}
+
+TEST(DockerWorkerDir, MadePrivateWithTheKeyOnATinyTmpfsOfItsOwn) {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting the worker dir's tmpfs needs root";
     TempDir tmp;
     ASSERT_FALSE(tmp.path().empty());
     const std::string dir = tmp.path() + "/0123456789ab";
@@ -60,14 +81,79 @@ TEST(DockerWorkerDir, MadePrivateWithTheKey) {
     content << in.rdbuf();
     EXPECT_EQ(content.str(), "k3y");  // exactly the key: no trailing newline
 
+    struct statfs fs {};
+    ASSERT_EQ(::statfs(dir.c_str(), &fs), 0);
+    EXPECT_EQ(fs.f_type, TMPFS_MAGIC);
+    struct statvfs vfs {};
+    ASSERT_EQ(::statvfs(dir.c_str(), &vfs), 0);
+    EXPECT_EQ(vfs.f_blocks * vfs.f_frsize, 256u << 10);
+    EXPECT_EQ(vfs.f_flag & (ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOSYMFOLLOW),
+              ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOSYMFOLLOW);
+
+    // An agent that swaps its socket for a link to a host socket leads the gateway nowhere.
+    const std::string host_socket = tmp.path() + "/host.sock";
+    const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", host_socket.c_str());
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(listener, 1), 0);
+    ASSERT_EQ(::symlink(host_socket.c_str(), (dir + "/agent.sock").c_str()), 0);
+    const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", (dir + "/agent.sock").c_str());
+    EXPECT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), -1);
+    EXPECT_EQ(errno, ELOOP);
+    ::close(client);
+    ::close(listener);
+    ::unlink((dir + "/agent.sock").c_str());
+
+    // Whoever writes there (even root) stops at its size, not at the host /run's.
+    const int fd = ::open((dir + "/fill").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    const std::string block(64 << 10, 'x');
+    std::size_t written = 0;
+    ssize_t n = 0;
+    while (written < (4u << 20) && (n = ::write(fd, block.data(), block.size())) > 0) written += static_cast<std::size_t>(n);
+    const int err = errno;
+    ::close(fd);
+    EXPECT_EQ(n, -1);
+    EXPECT_EQ(err, ENOSPC);
+    EXPECT_LT(written, 256u << 10);
+
     // An existing dir is never reused.
     auto again = make_worker_dir(dir, ::getuid(), ::getgid(), "agent.key", "other");
     ASSERT_FALSE(again.ok());
     EXPECT_THAT(again.error(), HasSubstr("already exists"));
 
-    EXPECT_TRUE(remove_tree(dir).ok());
+    EXPECT_TRUE(remove_worker_dir(dir).ok());
     EXPECT_FALSE(std::filesystem::exists(dir));
-    EXPECT_TRUE(remove_tree(dir).ok());  // removing a missing dir succeeds
+    EXPECT_TRUE(remove_worker_dir(dir).ok());  // removing a missing dir succeeds
+}
+
+TEST(DockerWorkerDir, AFailedMakeLeavesNoMountBehind) {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting the worker dir's tmpfs needs root";
+    TempDir tmp;
+    const std::string dir = tmp.path() + "/0123456789ab";
+    auto st = make_worker_dir(dir, ::getuid(), ::getgid(), "no/such/agent.key", "k");  // the key cannot be made
+    ASSERT_FALSE(st.ok());
+    EXPECT_THAT(st.error(), HasSubstr("create " + dir + "/no/such/agent.key"));
+    EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+TEST(DockerWorkerDir, LeftoversAreUnmountedAndRemoved) {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting the worker dir's tmpfs needs root";
+    TempDir tmp;
+    const std::string mounted = tmp.path() + "/00000000000a";
+    ASSERT_TRUE(make_worker_dir(mounted, ::getuid(), ::getgid(), "agent.key", "k").ok());
+    ASSERT_TRUE(is_mount_point(mounted));
+    const std::string plain = tmp.path() + "/00000000000b";  // made before worker dirs had a tmpfs
+    std::filesystem::create_directories(plain + "/sub");
+    std::ofstream(plain + "/sub/agent.key") << "k";
+    for (const auto& dir : {mounted, plain}) {
+        auto st = remove_worker_dir(dir);
+        EXPECT_TRUE(st.ok()) << st.error();
+        EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
+    }
 }
 
 TEST(DockerWorkerDir, MissingParentIsAClearError) {
@@ -102,6 +188,7 @@ TEST(DockerBackend, OperationsFailAsValuesWithoutADaemon) {
                                                                std::chrono::milliseconds(600), 1 << 20});
     EXPECT_THROW(backend.check_startup(), std::runtime_error);
 
+    if (::geteuid() != 0) GTEST_SKIP() << "creating a worker mounts its dir's tmpfs: needs root";
     ci::plugin::WorkerSpec spec;
     spec.worker_id = "0123456789ab";
     spec.agent_key = "k";

@@ -10,6 +10,7 @@
 
 #include "backend_config.hpp"
 #include "docker_api.hpp"
+#include "seccomp_profile.hpp"
 
 namespace ci::docker {
 namespace {
@@ -111,7 +112,7 @@ TEST(HardeningDockerCreate, InternalModeJoinsTheNetworkAndStartsTheAgentOnTcp) {
     EXPECT_EQ(h["Sysctls"], (json{{"net.ipv6.conf.all.disable_ipv6", "1"},
                                   {"net.ipv6.conf.default.disable_ipv6", "1"}}));
     // The same lock-down as in mode none otherwise.
-    EXPECT_EQ(h["SecurityOpt"], json::array({"no-new-privileges:true"}));
+    EXPECT_EQ(h["SecurityOpt"], json::array({"no-new-privileges:true", "seccomp=" + std::string(ci::docker::kSeccompProfile)}));
     EXPECT_EQ(h["ReadonlyRootfs"], true);
     EXPECT_EQ(h["Privileged"], false);
     EXPECT_FALSE(r.contains("Entrypoint"));
@@ -129,13 +130,13 @@ TEST(HardeningDockerCreate, InternetModeUsesItsOwnNetworkAndEgressFlag) {
 }
 
 TEST(HardeningDockerCreate, NoModeTurnsSeccompOrAppArmorOff) {
+    // Every mode: no-new-privileges and the backend's own seccomp profile, never "unconfined".
     for (const json& table : {json::object(), json{{"network", "internal"}}, json{{"enable_internet", true}}}) {
         const json h = build_create_request(config_for(table), spec(), "/d")["HostConfig"];
-        for (const auto& option : h["SecurityOpt"]) {
-            EXPECT_THAT(option.get<std::string>(), ::testing::Not(HasSubstr("seccomp")));
-            EXPECT_THAT(option.get<std::string>(), ::testing::Not(HasSubstr("apparmor")));
-        }
-        EXPECT_FALSE(h.contains("SecurityOpt") && h["SecurityOpt"].size() != 1);
+        EXPECT_EQ(h["SecurityOpt"], json::array({"no-new-privileges:true",
+                                                 "seccomp=" + std::string(ci::docker::kSeccompProfile)}));
+        for (const auto& option : h["SecurityOpt"])
+            EXPECT_THAT(option.get<std::string>(), ::testing::Not(HasSubstr("unconfined")));
     }
 }
 

@@ -34,8 +34,8 @@ TEST(LoopDiskConfig, DefaultsForMissingOrEmptyTable) {
         EXPECT_EQ(c.image_dir, "/var/lib/code-interpreter/disks");
         EXPECT_EQ(c.mount_dir, "/run/code-interpreter-disks");
         EXPECT_EQ(c.instance, "default");
-        EXPECT_EQ(c.owner_uid, 1000u);
-        EXPECT_EQ(c.owner_gid, 1000u);
+        EXPECT_EQ(c.owner_uid, 2100001000u);  // the image's sandbox user, whose id no host account has
+        EXPECT_EQ(c.owner_gid, 2100001000u);
         EXPECT_EQ(c.mount_options, "nosuid,nodev");
         EXPECT_EQ(c.max_size_mb, 65536u);
         EXPECT_EQ(c.min_free_mb, 1024u);

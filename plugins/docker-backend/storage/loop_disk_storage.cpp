@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "code_interpreter/host_failure/host_failure.hpp"
 #include "code_interpreter/fd/unique_fd.hpp"
@@ -112,11 +115,26 @@ Status scan_directory(const std::string& dir, WorkerOf worker_of, std::set<std::
     return Status::success();
 }
 
+// getpwuid_r / getgrgid_r through `lookup(buffer, size)`, with a buffer grown while it answers
+// ERANGE; the entry's name, "" when there is none.
+template <class Lookup>
+std::string account_name(Lookup lookup) {
+    std::vector<char> buffer(1024);
+    std::string name;
+    while (lookup(buffer.data(), buffer.size(), name) == ERANGE && buffer.size() < (1u << 20))
+        buffer.resize(buffer.size() * 2);
+    return name;
+}
+
 // Throws std::runtime_error naming what this host lacks; makes the directories and resolves them,
 // since sysfs and mountinfo show resolved paths and those are compared with ours.
 StorageConfig prepare_host(StorageConfig config) {
     if (::geteuid() != 0)
         throw std::runtime_error("loop-disk: the gateway must run as root to attach loop devices and mount volumes");
+    if (const std::string conflicts = host_owner_conflicts(config); !conflicts.empty())
+        throw std::runtime_error("loop-disk: the volumes' owner must be no host account (a host user sharing its id "
+                                 "could read and change every user's files): " +
+                                 conflicts + "; set the image's sandbox ids (docker/Dockerfile) here");
     UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
     if (!control)
         throw std::runtime_error("loop-disk: cannot open /dev/loop-control: " + errno_text(errno) +
@@ -141,17 +159,63 @@ std::string mkfs_or_throw() {
 
 }  // namespace
 
+std::string host_owner_conflicts(const StorageConfig& config) {
+    const std::string user_name = account_name([&](char* buffer, std::size_t size, std::string& name) {
+        passwd entry{};
+        passwd* found = nullptr;
+        const int rc = ::getpwuid_r(config.owner_uid, &entry, buffer, size, &found);
+        if (rc == 0 && found) name = found->pw_name;
+        return rc;
+    });
+    const std::string group_name = account_name([&](char* buffer, std::size_t size, std::string& name) {
+        struct group entry {};
+        struct group* found = nullptr;
+        const int rc = ::getgrgid_r(config.owner_gid, &entry, buffer, size, &found);
+        if (rc == 0 && found) name = found->gr_name;
+        return rc;
+    });
+    std::string conflicts;
+    if (!user_name.empty())
+        conflicts = "owner_uid " + std::to_string(config.owner_uid) + " is the host user '" + user_name + "'";
+    if (!group_name.empty())
+        conflicts += (conflicts.empty() ? "" : "; ") + std::string("owner_gid ") + std::to_string(config.owner_gid) +
+                     " is the host group '" + group_name + "'";
+    return conflicts;
+}
+
+Result<std::uint64_t> promised_bytes(const std::string& dir) {
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+    if (!d) return Result<std::uint64_t>::failure("reading " + dir + ": " + errno_text(errno));
+    std::uint64_t total = 0;
+    while (const dirent* entry = ::readdir(d.get())) {
+        const std::string_view name = entry->d_name;
+        if (name.size() <= 4 || name.substr(name.size() - 4) != ".img") continue;
+        struct stat st;
+        if (::fstatat(::dirfd(d.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;  // gone meanwhile, or not an image
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        const auto held = static_cast<std::uint64_t>(st.st_blocks) * 512;
+        if (size > held) total += size - held;
+    }
+    return Result<std::uint64_t>::success(total);
+}
+
 Status check_free_space(const std::string& dir, std::uint64_t size_mb, std::uint64_t min_free_mb) {
     if (min_free_mb == 0) return Status::success();
     struct statvfs fs;
     if (::statvfs(dir.c_str(), &fs) != 0)
         return Status::failure("statvfs " + dir + ": " + errno_text(errno));
+    auto promised = promised_bytes(dir);
+    if (!promised.ok()) return Status::failure(promised.error());
     const std::uint64_t available_mb = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize >> 20;
-    const std::uint64_t needed_mb = size_mb + min_free_mb;
+    // Rounded up: a volume that has not grown yet by less than 1 MB still counts.
+    const std::uint64_t promised_mb = (promised.value() + (1u << 20) - 1) >> 20;
+    const std::uint64_t needed_mb = promised_mb + size_mb + min_free_mb;
     if (available_mb >= needed_mb) return Status::success();
     return Status::failure("host disk nearly full: " + std::to_string(available_mb) + " MB available for " + dir +
                                ", a " + std::to_string(size_mb) + " MB volume needs " + std::to_string(needed_mb) +
-                               " MB (its size plus min_free_mb " + std::to_string(min_free_mb) + ")",
+                               " MB (its size plus min_free_mb " + std::to_string(min_free_mb) + " plus " +
+                               std::to_string(promised_mb) + " MB the volumes there may still grow by)",
                            FailureKind::exhausted);
 }
 
@@ -207,12 +271,13 @@ Result<Volume> LoopDiskStorage::allocate(const std::string& worker_id, std::uint
     // Recreated if removed while running (e.g. /run cleaned).
     for (const auto* dir : {&config_.image_dir, &config_.mount_dir})
         if (auto st = ensure_directory(*dir, 0700); !st.ok()) return fail("directories", st.error());
-    // The images are sparse: refuse now rather than let them fill the host's disk later.
-    if (auto st = check_free_space(config_.image_dir, size_mb, config_.min_free_mb); !st.ok())
-        return Result<Volume>::failure("allocate " + worker_id + ": " + st.error(), st.kind());
-
     // The owners below are destroyed in reverse order on any early return: unmount, detach the
     // loop device, remove the mount point, delete the image.
+    std::unique_lock space_lock(space_mu_);
+    // The images are sparse: refuse now rather than let them fill the host's disk later. Held until
+    // the new image has its size, which the next allocation's check then counts.
+    if (auto st = check_free_space(config_.image_dir, size_mb, config_.min_free_mb); !st.ok())
+        return Result<Volume>::failure("allocate " + worker_id + ": " + st.error(), st.kind());
     UniqueFd image_fd(::open(image.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!image_fd)
         return fail("creating " + image, errno == EEXIST ? "it already exists (a leftover: release it first)"
@@ -220,6 +285,7 @@ Result<Volume> LoopDiskStorage::allocate(const std::string& worker_id, std::uint
     PathRemover image_owner(image, false);
     if (::ftruncate(image_fd.get(), static_cast<off_t>(size_mb << 20)) != 0)
         return fail("sizing " + image, errno_text(errno));
+    space_lock.unlock();
     if (auto st = formatter_.format(image_fd.get(), image, size_mb); !st.ok()) return fail("formatting", st.error());
     const long format_ms = ms_since(started);
 

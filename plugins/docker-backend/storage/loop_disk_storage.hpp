@@ -17,9 +17,18 @@
 
 namespace ci::loopdisk {
 
-// Fails (FailureKind::exhausted) when the file system holding `dir` has less than size_mb +
-// min_free_mb available (statvfs f_bavail * f_frsize). min_free_mb 0: always succeeds.
+// What the sparse volume images (*.img) directly in `dir` may still grow by: each one's size less
+// the blocks it holds now. Every volume was promised its whole size.
+ci::plugin::Result<std::uint64_t> promised_bytes(const std::string& dir);
+
+// Fails (FailureKind::exhausted) when the file system holding `dir` has less available (statvfs
+// f_bavail * f_frsize) than promised_bytes(dir) + size_mb + min_free_mb. min_free_mb 0: always
+// succeeds.
 ci::plugin::Status check_free_space(const std::string& dir, std::uint64_t size_mb, std::uint64_t min_free_mb);
+
+// Empty when neither owner_uid nor owner_gid belongs to a host account (through NSS), else which
+// account each is: a host user with the volumes' uid could reach every user's files.
+std::string host_owner_conflicts(const StorageConfig& config);
 
 class LoopDiskStorage final : public ci::plugin::StorageProvider {
 public:
@@ -27,7 +36,8 @@ public:
 
     // Checks the host can make volumes and creates image_dir and mount_dir (mode 0700: the mount
     // points hold every user's files, and host uid owner_uid must not reach them). Throws
-    // std::runtime_error naming what is missing: root, /dev/loop-control, mkfs.ext4, a directory.
+    // std::runtime_error naming what is missing or wrong: root, /dev/loop-control, mkfs.ext4, a
+    // directory, an owner id that a host account has.
     // Touches no existing volume: after a restart the core adopts live workers' volumes or
     // releases them (list_volumes, release); neither this nor the destructor unmounts anything.
     LoopDiskStorage(StorageConfig config, Log log, FormatMethod method = FormatMethod::template_copy);
@@ -60,6 +70,8 @@ private:
     StorageConfig config_;
     Log log_;
     Ext4Formatter formatter_;
+
+    std::mutex space_mu_;  // held from the free-space check until the new image has its full size
 
     std::mutex busy_mu_;
     std::condition_variable busy_cv_;

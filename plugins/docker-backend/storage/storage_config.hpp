@@ -17,12 +17,15 @@ struct StorageConfig {
     std::string image_dir = "/var/lib/code-interpreter/disks";  // sparse <instance>-<worker>.img files
     std::string mount_dir = "/run/code-interpreter-disks";      // <instance>-<worker> mount points
     std::string instance = "default";                           // scopes names between gateways
-    std::uint32_t owner_uid = 1000;                             // owner of each volume's root
-    std::uint32_t owner_gid = 1000;
+    // Owner of each volume's root: the image's sandbox user (docker/Dockerfile), whose id no host
+    // account has (docs/security.md, "Identities").
+    std::uint32_t owner_uid = 2100001000;
+    std::uint32_t owner_gid = 2100001000;
     std::string mount_options = "nosuid,nodev";
     std::uint64_t max_size_mb = 65536;                          // larger allocations are refused
     // Space kept free on image_dir's file system: the images are sparse and fill it only as users
-    // write, so allocate refuses when less than size_mb + min_free_mb is available. 0: no check.
+    // write, so allocate refuses unless what every image there may still grow by, plus size_mb and
+    // min_free_mb, is available. 0: no check.
     std::uint64_t min_free_mb = 1024;
     MountOptions mount;                                         // parsed from mount_options
 };

@@ -71,6 +71,7 @@ struct ChildPlan {
     std::string workdir;
     std::vector<std::string> argv;
     std::vector<std::string> env;
+    std::optional<std::uint64_t> data_limit;
 };
 
 // Tells the agent why start-up failed, then exits. The agent reads until every copy of the
@@ -168,15 +169,21 @@ std::optional<int> reap_children(pid_t kernel) {
 // Resource limits of the supervisor and the kernel (user code), below the container's own:
 // - RLIMIT_CORE 0 (soft and hard): no core files. A core would land in the workspace or be piped
 //   to the host's core_pattern helper, outside the container.
+// - RLIMIT_DATA data_limit (soft and hard), when there is one (memory_limit.hpp): an allocation
+//   past it fails (MemoryError in Python) instead of the container's OOM killer ending the worker.
 // - RLIMIT_NOFILE: kept as the container's ulimit (the backend's nofile_limit, soft = hard).
 // - RLIMIT_NPROC: not set. It counts processes per real uid across the whole host (workers share
 //   no user namespace and every kernel is uid sandbox), so one worker's fork bomb would use up
 //   every other worker's allowance. The container's pids cgroup limit is the per-worker guard.
 // - RLIMIT_FSIZE: not set. Every writable place is already bounded (tmpfs sizes, the workspace
 //   volume), and SIGXFSZ would kill the kernel instead of failing the one write.
-void limit_kernel_resources() {
+void limit_kernel_resources(std::optional<std::uint64_t> data_limit) {
     const rlimit no_core{0, 0};
     if (::setrlimit(RLIMIT_CORE, &no_core) != 0) throw errno_error("setrlimit(RLIMIT_CORE)");
+    if (data_limit) {
+        const rlimit data{*data_limit, *data_limit};
+        if (::setrlimit(RLIMIT_DATA, &data) != 0) throw errno_error("setrlimit(RLIMIT_DATA)");
+    }
 }
 
 // Forks the file server (file_server.hpp), already the kernel user, with a directory fd of the
@@ -217,7 +224,7 @@ void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report,
         // before 5.11 lacks the flag, and the agent opens no inheritable fd of its own.
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         drop_privileges(plan.uid, plan.gid, {plan.gid});
-        limit_kernel_resources();
+        limit_kernel_resources(plan.data_limit);
         start_file_server(plan, std::move(files), report, stop);
         // The agent reaches the sockets through the kernel's group; others get nothing.
         ::umask(007);
@@ -342,7 +349,10 @@ StartedKernel launch_kernel(const KernelSpec& spec) {
         .env = {"HOME=" + workdir, "USER=" + spec.user.name, "LOGNAME=" + spec.user.name,
                 "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "SHELL=/bin/sh",
                 "PYTHONDONTWRITEBYTECODE=1"},
+        .data_limit = spec.limits.data_limit,
     };
+    if (spec.limits.blas_threads)
+        plan.env.push_back("OPENBLAS_NUM_THREADS=" + std::to_string(*spec.limits.blas_threads));
 
     auto [report_read, report_write] = make_pipe();
     auto [stop_read, stop_write] = make_pipe();

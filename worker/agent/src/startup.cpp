@@ -13,9 +13,11 @@
 #include "code_interpreter/agent/firewall.hpp"
 #include "code_interpreter/agent/key_file.hpp"
 #include "code_interpreter/agent/log.hpp"
+#include "code_interpreter/agent/memory_limit.hpp"
 #include "code_interpreter/agent/privileges.hpp"
 #include "code_interpreter/agent/signals.hpp"
 #include "code_interpreter/crypto/crypto.hpp"
+#include "code_interpreter/protocol/agent_protocol.hpp"
 
 namespace ci::agent {
 namespace {
@@ -24,6 +26,10 @@ zmq::socket_t bind_gateway(zmq::context_t& context, const std::string& endpoint)
     zmq::socket_t socket(context, zmq::socket_type::router);
     // Replies sent just before exiting (e.g. "kernel died") still get out.
     socket.set(zmq::sockopt::linger, 2000);
+    socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(protocol::kMaxRequestBytes));
+    // The gateway reads a few messages at a time (its receive queue is short, to bound its memory):
+    // the rest waits here, in the worker's memory, and a ROUTER at its limit would drop it.
+    socket.set(zmq::sockopt::sndhwm, 0);
     try {
         socket.bind(endpoint);
     } catch (const zmq::error_t& e) {
@@ -37,6 +43,20 @@ std::string ipc_endpoint(const std::filesystem::path& socket_path) {
     if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT)
         throw errno_error("cannot remove stale socket " + socket_path.string());
     return "ipc://" + socket_path.string();
+}
+
+// The kernel's limits from the container's cgroup (memory_limit.hpp), logged.
+KernelLimits kernel_limits() {
+    const std::filesystem::path cgroup_root = "/sys/fs/cgroup";
+    KernelLimits limits{.blas_threads = read_container_cpus(cgroup_root)};
+    if (const auto container = read_container_memory_limit(cgroup_root)) {
+        limits.data_limit = kernel_data_limit(*container);
+        log_line("kernel memory limit (RLIMIT_DATA): " + std::to_string(*limits.data_limit / kMiB) +
+                 " MiB, the container has " + std::to_string(*container / kMiB) + " MiB");
+    } else {
+        log_line("no kernel memory limit: the cgroup states no container memory limit");
+    }
+    return limits;
 }
 
 }  // namespace
@@ -61,8 +81,8 @@ int run_agent(const Options& options) {
     }
 
     const ConnectionInfo connection{options.kernel_dir, crypto::random_hex(32)};
-    StartedKernel kernel = launch_kernel(
-        KernelSpec{options.python, kernel_user, options.workdir, connection});
+    StartedKernel kernel = launch_kernel(KernelSpec{options.python, kernel_user, options.workdir,
+                                                    connection, kernel_limits()});
     log_line("kernel started as " + kernel_user.name + " (supervisor pid " +
              std::to_string(kernel.process.pid()) + ")");
 

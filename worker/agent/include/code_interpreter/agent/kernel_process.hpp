@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -75,11 +76,18 @@ private:
     UniqueFd stop_;
 };
 
+// What the kernel may use, from the container's limits (memory_limit.hpp).
+struct KernelLimits {
+    std::optional<std::uint64_t> data_limit;  // RLIMIT_DATA in bytes; none: unlimited
+    std::optional<unsigned> blas_threads;     // OPENBLAS_NUM_THREADS; none: one per host CPU
+};
+
 struct KernelSpec {
     std::string python;
     UserAccount user;
     std::filesystem::path workdir;
     ConnectionInfo connection;
+    KernelLimits limits;
 };
 
 struct StartedKernel {
@@ -91,12 +99,13 @@ struct StartedKernel {
 // configuration"). The benchmarks' raw baseline uses them too, to compare like with like.
 const std::vector<std::string>& lean_kernel_options();
 
-// Starts the supervisor, which drops to spec.user for good, forks the file server, creates the
-// kernel directory and the connection file, and starts
+// Starts the supervisor, which drops to spec.user for good, takes spec.limits.data_limit
+// (inherited by the file server and the kernel), forks the file server, creates the kernel
+// directory and the connection file, and starts
 // "<python> -m ipykernel_launcher -f <connection file> <lean_kernel_options()>" in a clean
-// environment. Returns once the kernel's exec succeeded; throws std::runtime_error with the reason
-// when a step failed. Call it while the process has a single thread (before any ZeroMQ context
-// exists).
+// environment (with OPENBLAS_NUM_THREADS when spec.limits.blas_threads is set). Returns once the
+// kernel's exec succeeded; throws std::runtime_error with the reason when a step failed. Call it
+// while the process has a single thread (before any ZeroMQ context exists).
 StartedKernel launch_kernel(const KernelSpec& spec);
 
 }  // namespace ci::agent

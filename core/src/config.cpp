@@ -97,6 +97,7 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     c.server.threads = server.integer("threads", c.server.threads, 0);
     c.server.max_body_bytes = server.integer("max_body_bytes", c.server.max_body_bytes);
     c.server.keepalive_timeout = server.seconds("keepalive_timeout", c.server.keepalive_timeout);
+    c.server.max_connections = server.integer("max_connections", c.server.max_connections, 16, 1000000);
     c.server.stream_buffer_bytes = server.integer("stream_buffer_bytes", c.server.stream_buffer_bytes);
     c.server.cors_allowed_origins = server.texts("cors_allowed_origins", c.server.cors_allowed_origins);
     server.reject_unknown();

@@ -1,5 +1,7 @@
 #include "http_api.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cctype>
 #include <optional>
@@ -9,6 +11,8 @@
 #include "http_reply.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
+
+#include <pistache/peer.h>
 
 namespace ci {
 
@@ -103,6 +107,24 @@ const std::vector<Route>& routes() {
     };
     return table;
 }
+
+HttpApi::HttpApi(std::shared_ptr<ApiServices> services)
+    : services_(std::move(services)),
+      gate_(std::make_shared<ConnectionGate>(services_->config.server.max_connections)) {}
+
+void HttpApi::onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+    // What Pistache's own (private) onConnection does: the peer's request parser.
+    peer->putData(ParserData, std::make_shared<Pistache::Http::RequestParser>(getMaxRequestSize()));
+    if (gate_->open.fetch_add(1) < gate_->max) return;
+    // Over the cap: closed before a byte is read; the transport then reports the disconnection.
+    ::shutdown(peer->fd(), SHUT_RDWR);
+    const auto refused = gate_->refused.fetch_add(1) + 1;
+    if (refused == 1 || refused % 1000 == 0)
+        log_warn("refused a connection from " + peer->address().host() + ": " + std::to_string(gate_->max) +
+                 " connections are open (server.max_connections); " + std::to_string(refused) + " refused so far");
+}
+
+void HttpApi::onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>&) { gate_->open.fetch_sub(1); }
 
 void HttpApi::onRequest(const Request& request, ResponseWriter writer) {
     std::string_view path = request.resource();

@@ -43,13 +43,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const json& object = std::get<json>(body);
     ci::fuzz::check(object.is_object(), "parse_body gives an object");
-    auto user = ci::user_uuid(object, query);
+    auto user = ci::session_owner(ci::Caller{}, object, query);
     if (auto* error = std::get_if<ci::ApiError>(&user)) {
         check_error_body(*error);
     } else {
         const std::string& id = std::get<std::string>(user);
         ci::fuzz::check(ci::is_uuid(id) && id.find_first_of("ABCDEF") == std::string::npos, "a lower-case UUID");
         check_error_body({ci::ErrorReason::not_found, "no session for user_uuid " + id});
+        // A named tenant's key is its own: it never equals a default-tenant key.
+        auto tenant_key = ci::session_owner(ci::Caller{"fuzz", "tenant:fuzz"}, object, query);
+        ci::fuzz::check(std::get<std::string>(tenant_key) == "fuzz/" + id, "a tenant's key is tenant/uuid");
     }
     auto code = ci::code_field(object);
     if (auto* error = std::get_if<ci::ApiError>(&code)) check_error_body(*error);

@@ -77,8 +77,9 @@ measure() { run "$@" || echo "run.sh: exit status $? from: $*; continuing" >&2; 
 loadgen_cmd=("$bin/ci-bench-loadgen" --url "$url" --token-file var/auth_token.txt --admin-token-file var/admin_token.txt)
 loadgen() { measure "${loadgen_cmd[@]}" "$@"; }
 
+# start_gateway MIN_IDLE MAX_TOTAL RESULT [more start.sh flags]
 start_gateway() {
-  run ./start.sh --no-build --min-idle-workers "$1" --max-total-workers "$2" --port "$port" >&2
+  run ./start.sh --no-build --min-idle-workers "$1" --max-total-workers "$2" --port "$port" "${@:4}" >&2
   pid=$(cat "$CI_VAR_DIR/gateway.pid")
   gateway_started=1
   step "waiting for $1 idle workers"
@@ -137,7 +138,9 @@ stop_gateway
 
 if [ "$thread_sessions" -gt 0 ]; then
   step "gateway threads with $thread_sessions concurrent sessions"
-  start_gateway "$thread_sessions" $((thread_sessions + 10)) fill-200
+  # Small workspaces: the loop-disk counts what every volume may grow to, and 200 of the default
+  # 500 MB need more free disk than a small host has; this step measures the gateway's threads only.
+  start_gateway "$thread_sessions" $((thread_sessions + 10)) fill-200 --worker-disk-mb 64
   measure bench/metrics.sh threads-during "$pid" "$results/threads-200.json" -- \
     "${loadgen_cmd[@]}" --users "$thread_sessions" --requests 5 --json "$results/gw-200.json"
   measure bench/metrics.sh gateway "$pid" >"$results/gateway-200.json"

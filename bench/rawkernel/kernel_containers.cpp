@@ -6,10 +6,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
 
 #include "code_interpreter/crypto/crypto.hpp"
 
@@ -18,10 +22,20 @@ extern char** environ;
 namespace ci::bench {
 namespace {
 
-// The image's sandbox user: the kernel runs unprivileged, as it does in a worker.
-constexpr uid_t kSandboxUid = 1000;
-constexpr gid_t kSandboxGid = 1000;
 constexpr const char* kMountPoint = "/conn";
+
+// "uid:gid" of the image's label code-interpreter.kernel-ids (docker/Dockerfile sets it).
+std::pair<uid_t, gid_t> kernel_ids(const std::string& image) {
+    const std::string command = "docker image inspect -f '{{index .Config.Labels \"code-interpreter.kernel-ids\"}}' " + image;
+    std::unique_ptr<FILE, decltype(&::pclose)> pipe(::popen(command.c_str(), "r"), ::pclose);
+    char text[64] = {};
+    if (!pipe || !std::fgets(text, sizeof text, pipe.get()))
+        throw std::runtime_error("cannot read the kernel ids of " + image + " (" + command + ")");
+    unsigned long uid = 0, gid = 0;
+    if (std::sscanf(text, "%lu:%lu", &uid, &gid) != 2)
+        throw std::runtime_error(image + " has no code-interpreter.kernel-ids label: rebuild it with docker/build-image.sh");
+    return {static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
+}
 
 }  // namespace
 
@@ -45,6 +59,7 @@ int run_quietly(const std::vector<std::string>& argv, bool discard_stderr) {
 }
 
 KernelContainers::KernelContainers(ContainerLimits limits) : limits_(std::move(limits)) {
+    std::tie(uid_, gid_) = kernel_ids(limits_.image);
     std::string pattern = (std::filesystem::temp_directory_path() / "ci-bench-raw-XXXXXX").string();
     if (!::mkdtemp(pattern.data())) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
     dir_ = pattern;
@@ -75,7 +90,7 @@ agent::ConnectionInfo KernelContainers::start(std::size_t index) {
         if (!out) throw std::runtime_error("cannot write the connection file in " + host_dir.string());
     }
     for (const auto& path : {host_dir, host_dir / "kernel.json"})
-        if (::chown(path.c_str(), kSandboxUid, kSandboxGid) != 0)
+        if (::chown(path.c_str(), uid_, gid_) != 0)
             throw std::runtime_error("chown " + path.string() + ": " + std::strerror(errno));
 
     const std::string name = "ci-bench-raw-" + std::to_string(::getpid()) + "-" + std::to_string(index);
@@ -85,7 +100,7 @@ agent::ConnectionInfo KernelContainers::start(std::size_t index) {
     // and memory limits and Docker's init as PID 1.
     // The home (where IPython writes its history) stays on the container's disk, as a plain
     // docker run has it and as a worker's loop-disk volume is: a tmpfs would hide the history cost.
-    const std::string user = std::to_string(kSandboxUid) + ":" + std::to_string(kSandboxGid);
+    const std::string user = std::to_string(uid_) + ":" + std::to_string(gid_);
     std::vector<std::string> argv = {"docker", "run", "-d", "--pull", "never", "--name", name,
                               "--label", "code-interpreter.bench=rawkernel",
                               "--network", "none", "--init", "--user", user,

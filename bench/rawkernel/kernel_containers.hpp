@@ -1,4 +1,6 @@
 #pragma once
+#include <sys/types.h>
+
 // Bare ipykernels in the worker image, one container each, reached over ipc sockets in a
 // bind-mounted host directory. Owns everything it makes: the destructor removes every container
 // and the temporary directory, whatever happened before.
@@ -31,6 +33,10 @@ public:
 private:
     ContainerLimits limits_;
     std::filesystem::path dir_;
+    // The image's sandbox user (its code-interpreter.kernel-ids label): the kernel runs
+    // unprivileged, as it does in a worker.
+    uid_t uid_ = 0;
+    gid_t gid_ = 0;
     std::vector<std::string> names_;  // recorded before each docker run, so a half-made one is removed too
 };
 

@@ -128,7 +128,8 @@ void execute_step(KernelClient& client, const Options& o, std::size_t user, std:
     const auto content = ci::agent::execute_request_content(s.code, o.store_history);
     ++run.attempted;
     const auto start = Clock::now();
-    ci::agent::ExecutionCollector collector(client.send_shell("execute_request", content), 0);
+    // The gateway's default execution.max_output_bytes: outputs are counted as a worker counts them.
+    ci::agent::ExecutionCollector collector(client.send_shell("execute_request", content), 4 << 20);
     const auto deadline = start + std::chrono::seconds(o.timeout_s);
     while (!collector.complete()) {
         bool alive = pump(client, deadline, [&](const ci::agent::JupyterMessage& m, bool shell) {

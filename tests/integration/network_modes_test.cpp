@@ -39,14 +39,6 @@ const char* const kUserB = "b2b2b2b2-2222-4222-8222-222222222222";
 // Standard output of a shell command, whatever its exit status.
 std::string shell(const std::string& command) { return run_command(command).output; }
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) lines.push_back(line);
-    return lines;
-}
-
 // Python run in the kernel: helpers the checks below use.
 const char* const kProbeHelpers = R"PY(
 import json, os, socket, ctypes, errno

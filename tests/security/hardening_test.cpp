@@ -56,14 +56,6 @@ constexpr int kDiskIops = 100;
 
 const char* const kUser = "d0000000-0000-4000-8000-00000000000d";
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) lines.push_back(line);
-    return lines;
-}
-
 std::string read_file(const std::string& path) {
     std::ifstream in(path);
     std::ostringstream text;

@@ -6,8 +6,6 @@
 // The gateway runs in this process, so this process's resident memory is the gateway's.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,7 +13,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,13 +46,6 @@ for i in range(3000):
     clear_output()
 streamed = 'to the end'
 )";
-
-long rss_mib() {
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) / 1024;
-    return -1;
-}
 
 // Another user runs a trivial cell again and again while an attack runs; its latencies.
 class Bystander {
@@ -106,7 +96,7 @@ protected:
         gateway_ = std::make_unique<TestGateway>("outlimits", options);
         // The bystander's session exists before the first attack, and its latency is known.
         for (int i = 0; i < 20; ++i) ASSERT_EQ(execute_as(gateway_->url(""), user_of(900), "1").status, 200);
-        baseline_rss_mib_ = rss_mib();
+        baseline_rss_mib_ = resident_mib();
     }
     static void TearDownTestSuite() {
         if (!gateway_) return;
@@ -128,8 +118,8 @@ protected:
     }
 
     static void expect_memory_bounded() {
-        EXPECT_LT(rss_mib() - baseline_rss_mib_, kRssGrowthBoundMiB)
-            << "resident " << rss_mib() << " MiB, " << baseline_rss_mib_ << " MiB before the attacks";
+        EXPECT_LT(resident_mib() - baseline_rss_mib_, kRssGrowthBoundMiB)
+            << "resident " << resident_mib() << " MiB, " << baseline_rss_mib_ << " MiB before the attacks";
     }
 
     static inline std::unique_ptr<TestGateway> gateway_;
@@ -201,18 +191,14 @@ TEST_F(OutputLimitsTest, HundredMegabytesOfHtmlAreCut) {
 // A raw client: sends the request, then reads nothing until told to.
 class LazyClient {
 public:
-    LazyClient(int port, const std::string& request) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int small = 4096;  // a small window: the gateway's bytes pile up on its side
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(static_cast<uint16_t>(port));
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+    LazyClient(int port, const std::string& request)
+        : fd_(connect_loopback(port, 4096)) {  // a small window: the gateway's bytes pile up on its side
+        connected_ = fd_ >= 0 &&
                      ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
     }
-    ~LazyClient() { ::close(fd_); }
+    ~LazyClient() {
+        if (fd_ >= 0) ::close(fd_);
+    }
     bool connected() const { return connected_; }
     // Reads until the peer has sent the last chunk, closed, or limit passed.
     std::string read_all(std::chrono::milliseconds limit) { return read_until("\r\n0\r\n\r\n", limit); }
@@ -251,7 +237,7 @@ protected:
         options.execution_toml = "max_output_bytes = " + std::to_string(kLargeOutput) + "\n";
         gateway_ = std::make_unique<TestGateway>("lazystream", options);
         for (int i = 0; i < 20; ++i) ASSERT_EQ(execute_as(gateway_->url(""), user_of(900), "1").status, 200);
-        baseline_rss_mib_ = rss_mib();
+        baseline_rss_mib_ = resident_mib();
     }
     static void TearDownTestSuite() {
         std::string instance = gateway_->instance();
@@ -291,7 +277,7 @@ streamed = 'to the end'
     auto latencies = bystander.stop();
     EXPECT_EQ(result_text(next), "'to the end'") << next.body;
     expect_bystander_unharmed(latencies, bystander.failures());
-    EXPECT_LT(rss_mib() - baseline_rss_mib_, kRssGrowthBoundMiB) << "16 MiB streamed to a client that reads nothing";
+    EXPECT_LT(resident_mib() - baseline_rss_mib_, kRssGrowthBoundMiB) << "16 MiB streamed to a client that reads nothing";
 
     const std::string got = lazy.read_all(10s);
     EXPECT_NE(got.find("event: error"), std::string::npos) << got.substr(got.size() > 300 ? got.size() - 300 : 0);

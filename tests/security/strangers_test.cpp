@@ -4,8 +4,6 @@
 // server.max_connections are closed unread.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,7 +11,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,26 +27,6 @@ using namespace std::chrono_literals;
 
 constexpr int kMaxConnections = 256;
 constexpr int kStrangers = 200;
-
-long rss_mib() {
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) / 1024;
-    return -1;
-}
-
-int connect_to(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 // Whether the gateway closed fd (EOF) within limit, without having sent anything.
 bool closed_unread(int fd, std::chrono::milliseconds limit) {
@@ -99,13 +76,13 @@ TEST_F(StrangersTest, SlowUnauthenticatedConnectionsLeaveOthersAtNormalSpeed) {
     execute();  // the session exists before the strangers come
     const auto health_before = timed(50, [&] { health(); });
     const auto execute_before = timed(30, [&] { execute(); });
-    const long rss_before = rss_mib();
+    const long rss_before = resident_mib();
 
     // Half send a request head a byte at a time; half declare a 50 MB body and trickle it.
     const std::string slow_head = "POST /api/v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
     const std::string big_body_head = "POST /api/v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50000000\r\n\r\n{";
     for (int i = 0; i < kStrangers; ++i) {
-        const int fd = connect_to(port_);
+        const int fd = connect_loopback(port_);
         ASSERT_GE(fd, 0);
         strangers_.push_back(fd);
         if (i % 2) ASSERT_EQ(::send(fd, big_body_head.data(), big_body_head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(big_body_head.size()));
@@ -132,7 +109,7 @@ TEST_F(StrangersTest, SlowUnauthenticatedConnectionsLeaveOthersAtNormalSpeed) {
     EXPECT_LE(p50(execute_during), 2 * p50(execute_before) + 5) << "ms, before " << p50(execute_before);
     EXPECT_LT(health_during.back(), 500);
     EXPECT_LT(execute_during.back(), 1000);
-    EXPECT_LT(rss_mib() - rss_before, 32) << "MiB grown with " << kStrangers << " strangers";
+    EXPECT_LT(resident_mib() - rss_before, 32) << "MiB grown with " << kStrangers << " strangers";
     // None of them got an answer: they sent no complete request.
     for (int fd : strangers_) {
         char byte;
@@ -142,7 +119,7 @@ TEST_F(StrangersTest, SlowUnauthenticatedConnectionsLeaveOthersAtNormalSpeed) {
 
 TEST_F(StrangersTest, ConnectionsPastTheCapAreClosedUnread) {
     for (int i = 0; i < kMaxConnections; ++i) {
-        const int fd = connect_to(port_);
+        const int fd = connect_loopback(port_);
         ASSERT_GE(fd, 0);
         strangers_.push_back(fd);
     }
@@ -150,7 +127,7 @@ TEST_F(StrangersTest, ConnectionsPastTheCapAreClosedUnread) {
     for (int fd : strangers_) EXPECT_FALSE(closed_unread(fd, 0ms));
     // One more: accepted by the kernel, and one of the 257 closed by the gateway before it reads a
     // byte (Pistache's threads take new connections concurrently, so it may be an earlier one).
-    const int extra = connect_to(port_);
+    const int extra = connect_loopback(port_);
     ASSERT_GE(extra, 0);
     strangers_.push_back(extra);
     std::size_t closed = 0;

@@ -25,6 +25,10 @@ std::string reason_of(const HttpResponse& response);
 nlohmann::json status_of(const std::string& base_url);
 // Milliseconds from start until now.
 long long ms_since(std::chrono::steady_clock::time_point start);
+// This process's resident memory in MiB (a TestGateway runs in it: the gateway's); -1 if unknown.
+long resident_mib();
+// A TCP connection to 127.0.0.1:port (receive_buffer > 0 sets SO_RCVBUF first); -1 on failure.
+int connect_loopback(int port, int receive_buffer = 0);
 // Polls until pred() holds or the time is up; returns whether it held.
 bool wait_until(const std::function<bool()>& pred, std::chrono::steady_clock::duration limit,
                 std::chrono::steady_clock::duration every = std::chrono::milliseconds(100));

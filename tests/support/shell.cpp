@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <sstream>
 #include <stdexcept>
 
 namespace ci::test {
@@ -23,6 +24,14 @@ std::string command_output(const std::string& command) {
     CommandResult r = run_command(command);
     if (r.status != 0) throw std::runtime_error("`" + command + "` failed (" + std::to_string(r.status) + "): " + r.output);
     return r.output;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) lines.push_back(line);
+    return lines;
 }
 
 }  // namespace ci::test

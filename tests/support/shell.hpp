@@ -1,6 +1,7 @@
 #pragma once
 // Host commands for tests (docker CLI, mount...): their exit status and standard output.
 #include <string>
+#include <vector>
 
 namespace ci::test {
 
@@ -12,5 +13,7 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 // Standard output of a command that must succeed; throws std::runtime_error otherwise.
 std::string command_output(const std::string& command);
+// text's non-empty lines.
+std::vector<std::string> lines_of(const std::string& text);
 
 }  // namespace ci::test

@@ -10,13 +10,15 @@ using namespace std::chrono_literals;
 
 FakeAgentChannel::FakeAgentChannel() : thread_([this] { run(); }) {}
 
-FakeAgentChannel::~FakeAgentChannel() {
+FakeAgentChannel::~FakeAgentChannel() { stop(); }
+
+void FakeAgentChannel::stop() {
     {
         std::lock_guard lock(mu_);
         stopping_ = true;
     }
     changed_.notify_all();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
 }
 
 void FakeAgentChannel::connect(const std::string& worker_id, const std::string&, const std::string&) {

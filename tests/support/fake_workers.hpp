@@ -34,6 +34,8 @@ public:
 
     FakeAgentChannel();
     ~FakeAgentChannel() override;
+    // Joins the channel's thread, as the gateway stops its hub: callbacks not run yet are dropped.
+    void stop();
 
     using AgentChannel::request;
     void connect(const std::string& worker_id, const std::string& endpoint, const std::string& key) override;

@@ -31,6 +31,8 @@ protected:
     void TearDown() override {
         if (sessions_) sessions_->shutdown();
         if (pool_) pool_->shutdown(2s);
+        // Before the pool and the sessions go: no callback of these threads may run on them after.
+        channel_.stop();
         tasks_.stop();
     }
 

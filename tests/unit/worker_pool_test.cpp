@@ -34,13 +34,30 @@ protected:
     }
     void TearDown() override {
         if (pool_) pool_->shutdown(2s);
+        stop_threads();
         pool_.reset();
-        tasks_.stop();
         std::filesystem::remove_all(dir_);
     }
 
     std::unique_ptr<WorkerPool> make_pool() {
-        return std::make_unique<WorkerPool>(config_, WorkerConfig{}, backend_, nullptr, channel_, tasks_, metrics_);
+        return std::make_unique<WorkerPool>(config_, WorkerConfig{}, backend_, nullptr, *channel_, *tasks_, metrics_);
+    }
+    // In the order Gateway::stop keeps: the channel's and the tasks' threads end before the pool
+    // goes, so no callback of theirs runs on a pool that is gone.
+    void stop_threads() {
+        channel_->stop();
+        tasks_->stop();
+    }
+    // The gateway stops and keeps its workers; a new process takes over the same backend.
+    void stop_keeping_workers() {
+        pool_->detach(2s);
+        stop_threads();
+        pool_.reset();
+    }
+    void start_again() {
+        channel_ = std::make_unique<FakeAgentChannel>();
+        tasks_ = std::make_unique<TaskRunner>(4);
+        pool_ = make_pool();
     }
     // A leased worker, or the error.
     std::variant<WorkerPtr, ApiError> acquire() {
@@ -60,8 +77,8 @@ protected:
     std::filesystem::path dir_;
     PoolConfig config_;
     FakeBackend backend_;
-    FakeAgentChannel channel_;
-    TaskRunner tasks_{4};
+    std::unique_ptr<FakeAgentChannel> channel_ = std::make_unique<FakeAgentChannel>();
+    std::unique_ptr<TaskRunner> tasks_ = std::make_unique<TaskRunner>(4);
     Metrics metrics_;
     std::unique_ptr<WorkerPool> pool_;
 };
@@ -110,13 +127,13 @@ TEST_F(PoolLogic, ChurnKeepsTheBoundsAndDestroysEveryRetiredWorker) {
 TEST_F(PoolLogic, AWorkerWhoseAgentNeverAnswersIsDestroyed) {
     config_.min_idle_workers = 1;
     config_.worker_start_timeout = 200ms;
-    channel_.set_answers_pings(false);
+    channel_->set_answers_pings(false);
     pool_ = make_pool();
     pool_->start();
     EXPECT_TRUE(eventually([&] { return !backend_.destroyed().empty(); }));
     EXPECT_EQ(pool_->stats().idle, 0);
     EXPECT_TRUE(pool_->stats().initializing);
-    channel_.set_answers_pings(true);
+    channel_->set_answers_pings(true);
     ASSERT_TRUE(idle_is(1));
     EXPECT_FALSE(pool_->stats().initializing);
 }
@@ -144,11 +161,9 @@ TEST_F(PoolLogic, ARestartedPoolAdoptsTheWorkersItsStateFileNames) {
     const WorkerPtr leased = std::get<WorkerPtr>(got);
     pool_->assign(leased, "11111111-1111-4111-8111-111111111111", 1700000000000);
     ASSERT_TRUE(idle_is(2));
-    pool_->detach(2s);
-    pool_.reset();
+    stop_keeping_workers();
     backend_.add_existing("aaaaaaaaaaaa");  // half-created by the earlier run: not in the file
-
-    pool_ = make_pool();
+    start_again();
     Adoption adoption = pool_->start();
     ASSERT_EQ(adoption.sessions.size(), 1u);
     EXPECT_EQ(adoption.sessions[0].user, "11111111-1111-4111-8111-111111111111");
@@ -167,11 +182,9 @@ TEST_F(PoolLogic, ASavedSessionWhoseWorkerIsGoneIsReportedLost) {
     auto got = acquire();
     ASSERT_TRUE(std::holds_alternative<WorkerPtr>(got));
     pool_->assign(std::get<WorkerPtr>(got), "22222222-2222-4222-8222-222222222222", 1);
-    pool_->detach(2s);
-    pool_.reset();
+    stop_keeping_workers();
     backend_.destroy_worker(std::get<WorkerPtr>(got)->id);  // gone while the gateway was down
-
-    pool_ = make_pool();
+    start_again();
     Adoption adoption = pool_->start();
     EXPECT_TRUE(adoption.sessions.empty());
     EXPECT_EQ(adoption.lost_users, std::vector<std::string>{"22222222-2222-4222-8222-222222222222"});

@@ -19,6 +19,7 @@ int http_status(ErrorReason reason) {
         case ErrorReason::not_a_directory:
         case ErrorReason::not_empty: return 409;
         case ErrorReason::payload_too_large: return 413;
+        case ErrorReason::headers_too_large: return 431;
         case ErrorReason::validation_failed:
         case ErrorReason::url_refused: return 422;
         case ErrorReason::client_too_slow: return 408;
@@ -55,6 +56,7 @@ const char* reason_code(ErrorReason reason) {
         case ErrorReason::not_a_directory: return "not_a_directory";
         case ErrorReason::not_empty: return "not_empty";
         case ErrorReason::payload_too_large: return "payload_too_large";
+        case ErrorReason::headers_too_large: return "headers_too_large";
         case ErrorReason::validation_failed: return "validation_failed";
         case ErrorReason::url_refused: return "url_refused";
         case ErrorReason::queue_full: return "queue_full";

@@ -22,6 +22,7 @@ enum class ErrorReason {
     not_a_directory,      // 409 a directory operation (or a parent in the path) met a file
     not_empty,            // 409 deleting a non-empty directory without "recursive"
     payload_too_large,    // 413
+    headers_too_large,    // 431 a request line and headers over 64 KiB
     validation_failed,    // 422 a request of the original project's form failed validation (its routes answer
                           //     422 where ours answer bad_request / invalid_path)
     url_refused,          // 422 a transfer URL leads to a non-public address (url_policy.hpp)

@@ -97,6 +97,7 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     c.server.threads = server.integer("threads", c.server.threads, 0);
     c.server.max_body_bytes = server.integer("max_body_bytes", c.server.max_body_bytes);
     c.server.keepalive_timeout = server.seconds("keepalive_timeout", c.server.keepalive_timeout);
+    c.server.header_timeout = server.seconds("header_timeout", c.server.header_timeout);
     c.server.max_connections = server.integer("max_connections", c.server.max_connections, 16, 1000000);
     c.server.stream_buffer_bytes = server.integer("stream_buffer_bytes", c.server.stream_buffer_bytes);
     c.server.cors_allowed_origins = server.texts("cors_allowed_origins", c.server.cors_allowed_origins);
@@ -291,6 +292,8 @@ void validate(const GatewayConfig& c) {
     if (c.server.max_body_bytes < 1024 || c.server.max_body_bytes > (8u << 20))
         fail("server.max_body_bytes", "must be between 1024 and 8388608 (code goes to the worker's agent in one "
                                       "message of at most 64 MiB)");
+    if (c.server.header_timeout < std::chrono::seconds(1) || c.server.header_timeout > std::chrono::seconds(300))
+        fail("server.header_timeout", "must be between 1 and 300 seconds");
     if (c.server.stream_buffer_bytes < (1u << 20)) fail("server.stream_buffer_bytes", "must be at least 1048576 (1 MiB)");
     if (c.pool.max_total_workers < 1) fail("pool.max_total_workers", "must be at least 1");
     if (c.pool.min_idle_workers < 0) fail("pool.min_idle_workers", "must not be negative");

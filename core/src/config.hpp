@@ -15,6 +15,8 @@ struct ServerConfig {
     int threads = 2;
     std::size_t max_body_bytes = 1 << 20;
     std::chrono::milliseconds keepalive_timeout{60'000};
+    // From a connection's first byte (or its opening) until its request head is complete.
+    std::chrono::milliseconds header_timeout{10'000};
     // Open client connections at once; one more is closed before anything is read from it.
     int max_connections = 512;
     // Event bytes a /api/v1/execute/stream client may leave unread before its stream is ended.

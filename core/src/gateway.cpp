@@ -33,22 +33,18 @@ void Gateway::start() {
     auto options = Pistache::Http::Endpoint::options()
                        .threads(config_.server.threads)
                        .flags(Pistache::Tcp::Options::ReuseAddr)
-                       // Pistache refuses requests above this with a plain-text 413 of its own;
-                       // the room above max_body_bytes (and files.max_upload_bytes) lets the
-                       // handler answer most oversized bodies with a JSON 413 instead.
-                       .maxRequestSize(2 * std::max<std::uint64_t>(config_.server.max_body_bytes,
-                                                                   config_.files.max_upload_bytes) +
-                                       64 * 1024)
+                       // Each route's own limit is checked from the request's head (HttpApi);
+                       // this only sizes the parser's buffer for the largest.
+                       .maxRequestSize(largest_request(config_))
                        // An execute answer holds its output about three times over (result_text,
                        // stdout/stderr and outputs); a download holds the file, as base64 for export.
                        .maxResponseSize(std::max<std::uint64_t>(config_.execution.max_output_bytes * 4,
                                                                 config_.files.max_download_bytes * 2) +
                                         1024 * 1024)
-                       // Pistache (0.0.5) answers 408 to a request not *answered* within its
-                       // header and body timeouts, counted from its start: they must outlast
-                       // every legitimate wait, so they cannot also guard against slow clients
-                       // (a reverse proxy in front can).
-                       .headerTimeout(longest_request(config_))
+                       // Pistache's body timer runs until the answer (HttpApi::onInput keeps
+                       // the parser in its body step meanwhile): it must outlast every
+                       // legitimate wait. Its header timer runs until a request's head is in.
+                       .headerTimeout(config_.server.header_timeout)
                        .bodyTimeout(longest_request(config_))
                        .keepaliveTimeout(config_.server.keepalive_timeout);
     endpoint_->init(options);

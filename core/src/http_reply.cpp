@@ -9,15 +9,15 @@ constexpr int kRetryAfterSeconds = 5;
 
 }  // namespace
 
-void send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body) {
+Pistache::Async::Promise<ssize_t> send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body) {
     writer.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
-    writer.send(static_cast<Pistache::Http::Code>(status), body);
+    return writer.send(static_cast<Pistache::Http::Code>(status), body);
 }
 
-void send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error) {
+Pistache::Async::Promise<ssize_t> send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error) {
     if (error.reason == ErrorReason::pool_exhausted)
-        writer.headers().add<TextHeader<kRetryAfter>>(std::to_string(kRetryAfterSeconds));
-    send_json(writer, http_status(error.reason), error_body(error));
+        add_header(writer, kRetryAfter, std::to_string(kRetryAfterSeconds));
+    return send_json(writer, http_status(error.reason), error_body(error));
 }
 
 ApiError in_terms_of(Dialect dialect, ApiError error) {

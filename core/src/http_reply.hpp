@@ -12,20 +12,25 @@
 
 namespace ci {
 
-// Pistache writes only typed headers into a response (raw ones are dropped): one type per header
-// name, holding its value as text. HeaderName must be a constexpr char array.
-template <const char* HeaderName>
+// Pistache writes only typed headers into a response (raw ones are dropped): this type holds any
+// header, its name (a constant of static lifetime) and its value as text.
 class TextHeader final : public Pistache::Http::Header::Header {
 public:
-    NAME(HeaderName)
-    TextHeader() = default;
-    explicit TextHeader(std::string value) : value_(std::move(value)) {}
+    TextHeader(const char* name, std::string value) : name_(name), value_(std::move(value)) {}
+    const char* name() const override { return name_; }
+    // What Pistache's typed-header casts check (its headers define SAFE_HEADER_CAST).
+    std::uint64_t hash() const override { return Pistache::Http::Header::detail::hash(name_); }
     void parse(const std::string& data) override { value_ = data; }
     void write(std::ostream& os) const override { os << value_; }
 
 private:
+    const char* name_;
     std::string value_;
 };
+
+inline void add_header(Pistache::Http::ResponseWriter& writer, const char* name, std::string value) {
+    writer.headers().add(std::make_shared<TextHeader>(name, std::move(value)));
+}
 
 inline constexpr char kRetryAfter[] = "Retry-After";
 inline constexpr char kContentSecurityPolicy[] = "Content-Security-Policy";
@@ -41,8 +46,8 @@ inline constexpr char kMaxAge[] = "Access-Control-Max-Age";
 // exact name as RFC 5987 filename*.
 std::string attachment_disposition(std::string_view path);
 
-void send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body);
-void send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error);
+Pistache::Async::Promise<ssize_t> send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body);
+Pistache::Async::Promise<ssize_t> send_error(Pistache::Http::ResponseWriter& writer, const ApiError& error);
 
 // Serialises for an answer; invalid UTF-8 (from user output) is replaced, never thrown on.
 std::string dump(const nlohmann::json& j);

@@ -35,10 +35,18 @@ enum class Access {
     admin,  // the admin token
 };
 
+// What a route reads from a request's body, which bounds the body before it is read.
+enum class Body {
+    none,    // nothing (a few KiB are let through: some clients send an empty form)
+    json,    // a JSON document: server.max_body_bytes
+    upload,  // a file, raw or in a multipart form: files.max_upload_bytes and the form's framing
+};
+
 struct Route {
     std::string_view path;  // exact, without a trailing slash
     Pistache::Http::Method method;
     Access access;
+    Body body;
     RouteHandler handler;
 };
 

@@ -38,8 +38,8 @@ void handle_console(const Request&, ResponseWriter writer, ApiServices&, const C
     auto html = Pistache::Http::Mime::MediaType::fromString("text/html; charset=utf-8");
     writer.headers()
         .add<Pistache::Http::Header::ContentType>(html)
-        .add<TextHeader<kContentSecurityPolicy>>(console_policy())
         .add<Pistache::Http::Header::CacheControl>(Pistache::Http::CacheDirective::NoCache);
+    add_header(writer, kContentSecurityPolicy, console_policy());
     writer.send(Pistache::Http::Code::Ok, console_page::kPage.data(), console_page::kPage.size());
 }
 

@@ -181,8 +181,8 @@ void handle_file_download(const Request& request, ResponseWriter writer, ApiServ
                        send_error(out, {ErrorReason::internal, "the worker sent a file that is not valid base64"});
                        return;
                    }
-                   out.headers().add<TextHeader<kContentDisposition>>(
-                       attachment_disposition(reply.at("file").at("path").get_ref<const std::string&>()));
+                   add_header(out, kContentDisposition,
+                              attachment_disposition(reply.at("file").at("path").get_ref<const std::string&>()));
                    out.send(Pistache::Http::Code::Ok, bytes->data(), bytes->size(), MIME(Application, OctetStream));
                });
 }

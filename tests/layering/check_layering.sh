@@ -15,6 +15,7 @@ declare -A allowed=(
   [core]="plugin fd crypto protocol"
   [plugins/auth-token]="plugin fd crypto"
   [plugins/docker-backend]="plugin fd host_failure"
+  [plugins/kubernetes-backend]="plugin fd host_failure"
   [worker/agent]="fd crypto protocol"
   [libs/fd]="fd"
   [libs/crypto]="crypto"

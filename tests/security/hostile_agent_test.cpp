@@ -104,9 +104,12 @@ TEST_F(HostileAgentTest, DeeplyNestedJsonIsRefusedUnparsed) {
 
 TEST_F(HostileAgentTest, AHugeFrameEndsTheWorkerUnread) {
     auto r = attack("huge_frame");
-    // ZeroMQ drops the connection before the frame is read: to the gateway, the agent is gone.
-    EXPECT_EQ(r.status, 504) << r.body;
-    EXPECT_EQ(reason_of(r), "worker_lost");
+    // ZeroMQ drops the connection before the frame is read: to the gateway the agent is gone, or,
+    // when ZeroMQ reconnects to the hostile agent before the loss is seen, silent until the
+    // execution's timeout (seen once in about ten runs). Either way the worker ends unread.
+    const bool lost = r.status == 504 && reason_of(r) == "worker_lost";
+    const bool timed_out = r.status == 503 && reason_of(r) == "timeout" && body_of(r)["session_kept"] == false;
+    EXPECT_TRUE(lost || timed_out) << r.body;
     expect_fresh_session();
 }
 

@@ -209,6 +209,12 @@ void AgentHub::apply(Command& command) {
             // The agent binds only once its kernel is ready: retry the connect quickly.
             channel->socket.set(zmq::sockopt::reconnect_ivl, 20);
             channel->socket.set(zmq::sockopt::reconnect_ivl_max, 200);
+            if (protocol::encrypted_endpoint(command.endpoint_or_reason)) {
+                channel->socket.set(zmq::sockopt::curve_serverkey,
+                                    protocol::curve_server_keys(command.key).public_key);
+                channel->socket.set(zmq::sockopt::curve_publickey, curve_keys_.public_key);
+                channel->socket.set(zmq::sockopt::curve_secretkey, curve_keys_.secret_key);
+            }
             std::string monitor_address = "inproc://ci-agent-monitor-" + command.worker_id;
             if (zmq_socket_monitor(channel->socket.handle(), monitor_address.c_str(),
                                    ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)

@@ -27,6 +27,8 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "code_interpreter/protocol/curve.hpp"
+
 #include "agent_channel.hpp"
 #include "code_interpreter/fd/unique_fd.hpp"
 
@@ -76,6 +78,8 @@ private:
 
     const std::size_t max_message_bytes_;
     zmq::context_t context_;
+    // The gateway's CurveZMQ key pair for agents reached over TCP (protocol/curve.hpp).
+    const protocol::CurveKeyPair curve_keys_ = protocol::curve_client_keys();
     fd::UniqueFd wake_fd_;   // eventfd: commands are waiting
     fd::UniqueFd epoll_fd_;  // the wake fd and every channel's ZMQ_FDs: a turn costs what is ready, not O(workers)
     std::mutex mu_;

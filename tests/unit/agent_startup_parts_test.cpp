@@ -61,6 +61,48 @@ TEST(AgentOptions, RejectsBadArguments) {
         EXPECT_THROW(parse_options(args), std::invalid_argument) << args.front();
 }
 
+TEST(AgentOptions, PodRolesTakeTheirOwnOptions) {
+    const Options agent = parse_options({"--role", "agent", "--kernel-link", "/run/ci-pod/link.sock",
+                                         "--listen", "tcp://0.0.0.0:7000", "--firewall", "cluster",
+                                         "--key-env", "CI_AGENT_KEY"});
+    EXPECT_EQ(agent.role, "agent");
+    EXPECT_EQ(agent.kernel_link, "/run/ci-pod/link.sock");
+    EXPECT_EQ(agent.firewall, "cluster");
+    EXPECT_EQ(agent.key_env, "CI_AGENT_KEY");
+    const Options kernel = parse_options({"--role=kernel", "--kernel-link=/run/ci-pod/link.sock",
+                                          "--kernel-dir=/run/ci-pod/kernel"});
+    EXPECT_EQ(kernel.role, "kernel");
+    EXPECT_EQ(kernel.kernel_dir, "/run/ci-pod/kernel");
+    EXPECT_EQ(parse_options({}).role, "worker");
+    EXPECT_EQ(parse_options({"--key-env", "K"}).key_env, "K");  // a worker container may use it too
+
+    const std::vector<std::vector<std::string>> bad = {
+        {"--role", "both"},
+        {"--role", "kernel"},                                        // no link
+        {"--role", "kernel", "--kernel-link", "link.sock"},          // relative
+        {"--kernel-link", "/l.sock"},                                // role worker has no link
+        {"--role", "kernel", "--kernel-link", "/l", "--listen", "tcp://0.0.0.0:7000"},
+        {"--role", "kernel", "--kernel-link", "/l", "--key-env", "K"},
+        // The pod's agent: TCP, the cluster's firewall and the key from the environment, all three.
+        {"--role", "agent", "--kernel-link", "/l", "--firewall", "cluster", "--key-env", "K"},
+        {"--role", "agent", "--kernel-link", "/l", "--listen", "tcp://0.0.0.0:7000", "--key-env", "K"},
+        {"--role", "agent", "--kernel-link", "/l", "--listen", "tcp://0.0.0.0:7000", "--firewall",
+         "cluster"},
+        {"--role", "agent", "--kernel-link", "/l", "--listen", "tcp://0.0.0.0:7000", "--firewall",
+         "cluster", "--key-env", "K", "--allow-from", "10.0.0.1"},
+        {"--role", "agent", "--kernel-link", "/l", "--listen", "tcp://0.0.0.0:7000", "--firewall",
+         "cluster", "--key-env", "K", "--egress", "internet"},
+        // A worker container keeps its own firewall.
+        {"--listen", "tcp://0.0.0.0:7000", "--firewall", "cluster"},
+        {"--firewall", "none"},
+    };
+    for (const auto& args : bad) {
+        std::string joined;
+        for (const auto& a : args) joined += a + " ";
+        EXPECT_THROW(parse_options(args), std::invalid_argument) << joined;
+    }
+}
+
 class AgentKeyFile : public ::testing::Test {
 protected:
     void SetUp() override {

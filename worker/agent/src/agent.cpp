@@ -101,6 +101,7 @@ int Agent::run() {
             static_cast<short>(ZMQ_POLLIN | (files_.wants_write() ? ZMQ_POLLOUT : 0));
         zmq::pollitem_t items[] = {
             {nullptr, signals_.get(), ZMQ_POLLIN, 0},
+            {nullptr, kernel_.link_fd(), ZMQ_POLLIN, 0},
             {client_.shell_socket().handle(), 0, ZMQ_POLLIN, 0},
             {client_.iopub_socket().handle(), 0, ZMQ_POLLIN, 0},
             {gateway_.handle(), 0, ZMQ_POLLIN, 0},
@@ -108,13 +109,15 @@ int Agent::run() {
         };
         // Until the kernel is ready, gateway requests wait in ZeroMQ's queue (and so no file
         // request has been sent).
-        const std::size_t count = !ready_ ? 3 : files_.connected() ? 5 : 4;
+        const std::size_t count = !ready_ ? 4 : files_.connected() ? 6 : 5;
         zmq::poll(items, count, timeout);
         if (items[0].revents & ZMQ_POLLIN)
             if (auto exit_status = handle_signals()) return *exit_status;
+        if (items[1].revents != 0)
+            if (auto exit_status = handle_kernel_end()) return *exit_status;
         handle_kernel_messages();
         if (ready_) handle_gateway_messages();
-        if (count == 5 && items[4].revents != 0) handle_file_server();
+        if (count == 6 && items[5].revents != 0) handle_file_server();
     }
 }
 
@@ -125,14 +128,18 @@ std::optional<int> Agent::handle_signals() {
             return stop();
         }
     }
-    // SIGCHLD: the kernel's supervisor is the agent's only child.
-    if (auto status = kernel_.try_wait()) {
-        const std::string error = "kernel died (" + describe_wait_status(*status) + ")";
-        log_line(error);
-        fail_all(error);
-        return 1;
-    }
+    // SIGCHLD (the supervisor in a worker container) is not a sign of its own: the supervisor
+    // reports the kernel's end on the link first.
     return std::nullopt;
+}
+
+std::optional<int> Agent::handle_kernel_end() {
+    const auto end = kernel_.try_wait();
+    if (!end) return std::nullopt;
+    const std::string error = "kernel died (" + describe(*end) + ")";
+    log_line(error);
+    fail_all(error);
+    return 1;
 }
 
 void Agent::handle_kernel_messages() {
@@ -315,7 +322,7 @@ int Agent::stop() {
         kernel_.request_stop();
         status = kernel_.wait_for(kStopTimeout);
     }
-    log_line(status ? "kernel stopped (" + describe_wait_status(*status) + ")"
+    log_line(status ? "kernel stopped (" + describe(*status) + ")"
                     : std::string("kernel did not stop in time"));
     return 0;
 }

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "code_interpreter/agent/file_server.hpp"
+#include "code_interpreter/agent/kernel_link.hpp"
 #include "code_interpreter/agent/log.hpp"
 #include "code_interpreter/agent/signals.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 
 namespace ci::agent {
 namespace {
@@ -61,21 +63,19 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
     return pointers;
 }
 
-// Everything the forked processes need, built before the fork.
+// Everything the supervisor and its children need, built before the fork.
 struct ChildPlan {
-    uid_t uid;
-    gid_t gid;
+    std::optional<UserAccount> drop_to;  // role worker: the kernel user the supervisor becomes
     std::string kernel_dir;
     std::string connection_file;
-    std::string connection_json;
     std::string workdir;
     std::vector<std::string> argv;
     std::vector<std::string> env;
     std::optional<std::uint64_t> data_limit;
 };
 
-// Tells the agent why start-up failed, then exits. The agent reads until every copy of the
-// close-on-exec report pipe is closed: silence means the kernel's exec succeeded.
+// Tells the supervisor why a child's start-up failed, then exits. The supervisor reads until
+// every copy of the close-on-exec report pipe is closed: silence means the kernel's exec succeeded.
 [[noreturn]] void fail_start(int report, const char* reason) {
     try {
         write_all(report, reason);
@@ -130,11 +130,12 @@ std::optional<int> reap_children(pid_t kernel) {
     }
 }
 
-// Waits until the kernel exits, stopping it once the stop pipe becomes readable (a close by the
-// agent, or its death): SIGTERM to its process group, SIGKILL when kStopGrace has passed. Then
-// exits like the kernel. The supervisor's lifetime is what owns the kernel process: it never
-// exits without reaping it, and the kernel's PR_SET_PDEATHSIG covers the supervisor's death.
-[[noreturn]] void supervise(pid_t kernel, int stop) {
+// Waits until the kernel exits, stopping it once the link becomes readable (the agent shut its
+// end, or died): SIGTERM to its process group, SIGKILL when kStopGrace has passed. Then reports
+// the kernel's status on the link and exits like the kernel. The supervisor's lifetime is what
+// owns the kernel process: it never exits without reaping it, and the kernel's PR_SET_PDEATHSIG
+// covers the supervisor's death.
+[[noreturn]] void supervise(pid_t kernel, int link) {
     // SIGCHLD is blocked (inherited from the agent), so it waits here for the signalfd.
     UniqueFd signals = open_signal_fd();
     std::optional<std::chrono::steady_clock::time_point> kill_at;  // set once stopping
@@ -150,8 +151,8 @@ std::optional<int> reap_children(pid_t kernel) {
             timeout = static_cast<int>(
                 std::chrono::ceil<std::chrono::milliseconds>(*kill_at - now).count());
         }
-        // Once stopping, the stop pipe is done with: poll ignores a negative fd.
-        pollfd fds[] = {{kill_at ? -1 : stop, POLLIN, 0}, {signals.get(), POLLIN, 0}};
+        // Once stopping, the link is done with: poll ignores a negative fd.
+        pollfd fds[] = {{kill_at ? -1 : link, POLLIN, 0}, {signals.get(), POLLIN, 0}};
         int rc = ::poll(fds, 2, timeout);
         if (rc < 0 && errno == EINTR) continue;
         while (read_signal(signals)) {
@@ -163,6 +164,7 @@ std::optional<int> reap_children(pid_t kernel) {
     }
     // Whatever the kernel left running in its process group goes with it.
     ::kill(-kernel, SIGKILL);
+    send_exit(link, *status);
     exit_like(*status);
 }
 
@@ -188,14 +190,14 @@ void limit_kernel_resources(std::optional<std::uint64_t> data_limit) {
 
 // Forks the file server (file_server.hpp), already the kernel user, with a directory fd of the
 // workspace. Returns in the supervisor, whose copies of socket and the workspace fd then close.
-void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report, UniqueFd& stop) {
+void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report, UniqueFd& link) {
     UniqueFd workspace(::open(plan.workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!workspace) throw errno_error("cannot open workdir " + plan.workdir);
     const pid_t supervisor = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw errno_error("fork");
     if (pid > 0) return;
-    stop.reset();
+    link.reset();  // the agent must see the link close when the supervisor goes
     try {
         if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw errno_error("PR_SET_PDEATHSIG");
         if (::getppid() != supervisor) throw std::runtime_error("the supervisor exited");
@@ -216,16 +218,22 @@ void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report,
     ::_exit(0);
 }
 
-// The supervisor: becomes the kernel user for good, starts the file server, prepares the kernel
-// directory and starts the kernel.
-[[noreturn]] void run_supervisor(ChildPlan& plan, UniqueFd report, UniqueFd stop, UniqueFd files) {
+// The supervisor: becomes the kernel user for good (role worker; in a pod it already is),
+// starts the file server, prepares the kernel directory and starts the kernel, then reports on
+// the link and supervises.
+[[noreturn]] void run_supervisor(ChildPlan& plan, UniqueFd link) {
     try {
-        // Only stdio and the close-on-exec pipes and socket should be open. Best effort: Linux
-        // before 5.11 lacks the flag, and the agent opens no inheritable fd of its own.
+        // Only stdio, the link and the close-on-exec pipes and sockets should be open. Best
+        // effort: Linux before 5.11 lacks the flag, and the agent opens no inheritable fd of its own.
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        drop_privileges(plan.uid, plan.gid, {plan.gid});
+        if (plan.drop_to) drop_privileges(plan.drop_to->uid, plan.drop_to->gid, {plan.drop_to->gid});
         limit_kernel_resources(plan.data_limit);
-        start_file_server(plan, std::move(files), report, stop);
+        auto [report_read, report_write] = make_pipe();
+        int files[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, files) != 0)
+            throw errno_error("socketpair");
+        UniqueFd files_agent(files[0]);
+        start_file_server(plan, UniqueFd(files[1]), report_write, link);
         // The agent reaches the sockets through the kernel's group; others get nothing.
         ::umask(007);
         if (::mkdir(plan.kernel_dir.c_str(), 0750) != 0) {
@@ -234,10 +242,11 @@ void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report,
                                          " already exists (refusing to reuse it)");
             throw errno_error("cannot create kernel directory " + plan.kernel_dir);
         }
+        const ConnectionInfo connection{plan.kernel_dir, crypto::random_hex(32)};
         UniqueFd file(::open(plan.connection_file.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!file) throw errno_error("cannot create " + plan.connection_file);
-        write_all(file.get(), plan.connection_json);
+        write_all(file.get(), connection.to_json().dump(2) + "\n");
         file.reset();
         if (::chdir(plan.workdir.c_str()) != 0)
             throw errno_error("cannot enter workdir " + plan.workdir);
@@ -249,16 +258,46 @@ void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report,
         const pid_t pid = ::fork();
         if (pid < 0) throw errno_error("fork");
         if (pid == 0) {
-            stop.reset();
-            exec_kernel(plan, supervisor, report.get());
+            link.reset();
+            exec_kernel(plan, supervisor, report_write.get());
         }
         // Also here, so that a stop arriving before the kernel's own setpgid reaches it.
         ::setpgid(pid, pid);
-        report.reset();
-        supervise(pid, stop.get());
+        report_write.reset();
+        if (std::string failure = read_all(report_read.get()); !failure.empty()) {
+            ::kill(-pid, SIGKILL);
+            send_failed(link.get(), failure);
+            ::_exit(127);
+        }
+        send_started(link.get(), connection, files_agent.get());
+        files_agent.reset();
+        supervise(pid, link.get());
     } catch (const std::exception& e) {
-        fail_start(report.get(), e.what());
+        send_failed(link.get(), e.what());
+        ::_exit(127);
     }
+}
+
+std::vector<std::string> kernel_argv(const std::string& python, const std::string& connection_file);
+
+ChildPlan make_plan(const KernelSpec& spec, std::optional<UserAccount> drop_to) {
+    const std::string workdir = spec.workdir.string();
+    const std::string connection_file = (spec.kernel_dir / "kernel.json").string();
+    ChildPlan plan{
+        .drop_to = std::move(drop_to),
+        .kernel_dir = spec.kernel_dir.string(),
+        .connection_file = connection_file,
+        .workdir = workdir,
+        .argv = kernel_argv(spec.python, connection_file),
+        // A clean environment: nothing of the agent's (or the container runtime's) leaks in.
+        .env = {"HOME=" + workdir, "USER=" + spec.user_name, "LOGNAME=" + spec.user_name,
+                "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "SHELL=/bin/sh",
+                "PYTHONDONTWRITEBYTECODE=1"},
+        .data_limit = spec.limits.data_limit,
+    };
+    if (spec.limits.blas_threads)
+        plan.env.push_back("OPENBLAS_NUM_THREADS=" + std::to_string(*spec.limits.blas_threads));
+    return plan;
 }
 
 std::vector<std::string> kernel_argv(const std::string& python, const std::string& connection_file) {
@@ -334,49 +373,51 @@ const std::vector<std::string>& lean_kernel_options() {
     return options;
 }
 
-StartedKernel launch_kernel(const KernelSpec& spec) {
-    const std::string workdir = spec.workdir.string();
-    const std::string connection_file = spec.connection.connection_file().string();
-    ChildPlan plan{
-        .uid = spec.user.uid,
-        .gid = spec.user.gid,
-        .kernel_dir = spec.connection.kernel_dir.string(),
-        .connection_file = connection_file,
-        .connection_json = spec.connection.to_json().dump(2) + "\n",
-        .workdir = workdir,
-        .argv = kernel_argv(spec.python, connection_file),
-        // A clean environment: nothing of the agent's (or the container runtime's) leaks in.
-        .env = {"HOME=" + workdir, "USER=" + spec.user.name, "LOGNAME=" + spec.user.name,
-                "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "SHELL=/bin/sh",
-                "PYTHONDONTWRITEBYTECODE=1"},
-        .data_limit = spec.limits.data_limit,
-    };
-    if (spec.limits.blas_threads)
-        plan.env.push_back("OPENBLAS_NUM_THREADS=" + std::to_string(*spec.limits.blas_threads));
-
-    auto [report_read, report_write] = make_pipe();
-    auto [stop_read, stop_write] = make_pipe();
-    int files[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, files) != 0)
-        throw errno_error("socketpair");
-    UniqueFd files_agent(files[0]), files_server(files[1]);
+StartedKernel launch_kernel(const KernelSpec& spec, const UserAccount& kernel_user,
+                            std::chrono::milliseconds timeout) {
+    ChildPlan plan = make_plan(spec, kernel_user);
+    auto [agent_end, supervisor_end] = make_link_pair();
     const pid_t pid = ::fork();
     if (pid < 0) throw errno_error("fork");
     if (pid == 0) {
-        report_read.reset();
-        stop_write.reset();
-        // The file server must see end of file when the agent's end closes.
-        files_agent.reset();
-        run_supervisor(plan, std::move(report_write), std::move(stop_read),
-                       std::move(files_server));
+        agent_end.reset();
+        run_supervisor(plan, std::move(supervisor_end));
     }
-    KernelProcess kernel(ChildProcess(pid), std::move(stop_write));
-    report_write.reset();
-    stop_read.reset();
-    files_server.reset();
-    if (std::string failure = read_all(report_read.get()); !failure.empty())
-        throw std::runtime_error("kernel start-up failed: " + failure);
-    return StartedKernel{std::move(kernel), std::move(files_agent)};
+    ChildProcess supervisor(pid);
+    supervisor_end.reset();
+    StartReport report = receive_start(agent_end.get(), timeout);
+    return StartedKernel{KernelProcess(std::move(agent_end), std::move(supervisor)),
+                         std::move(report.file_server), std::move(report.connection)};
+}
+
+StartedKernel connect_kernel(const std::filesystem::path& link_path,
+                             std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    UniqueFd link = connect_link(link_path, timeout);
+    StartReport report = receive_start(
+        link.get(), std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    return StartedKernel{KernelProcess(std::move(link), std::nullopt), std::move(report.file_server),
+                         std::move(report.connection)};
+}
+
+void serve_kernel(const KernelSpec& spec, const std::filesystem::path& link_path,
+                  std::chrono::milliseconds timeout) {
+    ChildPlan plan = make_plan(spec, std::nullopt);
+    run_supervisor(plan, accept_link(link_path, timeout));
+}
+
+KernelProcess::KernelProcess(UniqueFd link, std::optional<ChildProcess> supervisor) noexcept
+    : supervisor_(std::move(supervisor)), link_(std::move(link)) {}
+
+void KernelProcess::request_stop() noexcept {
+    if (link_) ::shutdown(link_.get(), SHUT_WR);
+}
+
+std::optional<KernelEnd> KernelProcess::wait_for(std::chrono::milliseconds timeout) {
+    if (!end_ && link_) end_ = receive_end(link_.get(), timeout);
+    // The supervisor exits right after its report: reap it.
+    if (end_ && supervisor_) supervisor_->wait_for(kReapTimeout);
+    return end_;
 }
 
 }  // namespace ci::agent

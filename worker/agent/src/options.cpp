@@ -52,7 +52,9 @@ Options parse_options(const std::vector<std::string>& args) {
         {"kernel-user", &options.kernel_user}, {"kernel-dir", &options.kernel_dir},
         {"workdir", &options.workdir},       {"python", &options.python},
         {"listen", &options.listen},         {"allow-from", &options.allow_from},
-        {"egress", &options.egress},
+        {"egress", &options.egress},         {"role", &options.role},
+        {"kernel-link", &options.kernel_link}, {"key-env", &options.key_env},
+        {"firewall", &options.firewall},
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view arg = args[i];
@@ -83,22 +85,59 @@ Options parse_options(const std::vector<std::string>& args) {
     require_socket_path_fits("run-dir", options.run_dir + "/agent.sock");
     // The longest kernel socket is "<kernel-dir>/k-<one digit port>".
     require_socket_path_fits("kernel-dir", options.kernel_dir + "/k-1");
+    if (options.role != "worker" && options.role != "agent" && options.role != "kernel")
+        throw std::invalid_argument("--role must be worker, agent or kernel, got " + options.role);
+    if (options.role == "worker") {
+        if (!options.kernel_link.empty())
+            throw std::invalid_argument("--kernel-link goes with --role agent or kernel");
+    } else {
+        require_absolute("kernel-link", options.kernel_link);
+        require_socket_path_fits("kernel-link", options.kernel_link);
+    }
+    if (options.role == "kernel") {
+        if (!options.listen.empty() || !options.key_env.empty())
+            throw std::invalid_argument(
+                "--role kernel takes no --listen or --key-env: only the agent talks to the gateway");
+        return options;
+    }
+    if (options.firewall != "iptables" && options.firewall != "cluster")
+        throw std::invalid_argument("--firewall must be iptables or cluster, got " + options.firewall);
     if (!options.listen.empty()) {
         if (!parse_tcp_listen(options.listen))
             throw std::invalid_argument("--listen must be tcp://<IPv4 address>:<port>, got " +
                                         options.listen);
-        if (options.allow_from.empty())
-            throw std::invalid_argument(
-                "--listen needs --allow-from: the agent never listens on TCP without its firewall");
-        if (!is_ipv4_address(options.allow_from))
-            throw std::invalid_argument("--allow-from must be an IPv4 address, got " +
-                                        options.allow_from);
-    } else if (!options.allow_from.empty() || options.egress != "none") {
+        if (options.firewall == "cluster") {
+            if (!options.allow_from.empty() || options.egress != "none")
+                throw std::invalid_argument(
+                    "--firewall cluster takes no --allow-from or --egress: the cluster's "
+                    "NetworkPolicy says who connects and where the worker may go");
+        } else {
+            if (options.allow_from.empty())
+                throw std::invalid_argument(
+                    "--listen needs --allow-from: the agent never listens on TCP without its firewall");
+            if (!is_ipv4_address(options.allow_from))
+                throw std::invalid_argument("--allow-from must be an IPv4 address, got " +
+                                            options.allow_from);
+        }
+    } else if (!options.allow_from.empty() || options.egress != "none" ||
+               options.firewall != "iptables") {
         throw std::invalid_argument(
-            "--allow-from and --egress go with --listen tcp://...; the ipc socket needs no network");
+            "--allow-from, --egress and --firewall go with --listen tcp://...; the ipc socket needs "
+            "no network");
     }
     if (options.egress != "none" && options.egress != "internet")
         throw std::invalid_argument("--egress must be none or internet, got " + options.egress);
+    if (options.role == "agent") {
+        // A pod's agent has no privileges: no firewall of its own, no user to switch to, and the
+        // gateway reaches it over the pod network.
+        if (options.listen.empty() || options.firewall != "cluster" || options.key_env.empty())
+            throw std::invalid_argument(
+                "--role agent needs --listen tcp://..., --firewall cluster and --key-env");
+        return options;
+    }
+    if (options.firewall == "cluster")
+        throw std::invalid_argument(
+            "--firewall cluster goes with --role agent: a worker container installs its own");
     if (options.agent_user == options.kernel_user)
         throw std::invalid_argument(
             "--agent-user and --kernel-user must differ: user code must not reach the agent");

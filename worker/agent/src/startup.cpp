@@ -1,9 +1,12 @@
 #include "code_interpreter/agent/startup.hpp"
 
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -16,13 +19,16 @@
 #include "code_interpreter/agent/memory_limit.hpp"
 #include "code_interpreter/agent/privileges.hpp"
 #include "code_interpreter/agent/signals.hpp"
-#include "code_interpreter/crypto/crypto.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
+#include "code_interpreter/protocol/curve.hpp"
 
 namespace ci::agent {
 namespace {
 
-zmq::socket_t bind_gateway(zmq::context_t& context, const std::string& endpoint) {
+constexpr auto kStartTimeout = std::chrono::seconds(60);  // for the kernel's supervisor to report
+
+zmq::socket_t bind_gateway(zmq::context_t& context, const std::string& endpoint,
+                           const std::string& gateway_key) {
     zmq::socket_t socket(context, zmq::socket_type::router);
     // Replies sent just before exiting (e.g. "kernel died") still get out.
     socket.set(zmq::sockopt::linger, 2000);
@@ -30,6 +36,10 @@ zmq::socket_t bind_gateway(zmq::context_t& context, const std::string& endpoint)
     // The gateway reads a few messages at a time (its receive queue is short, to bound its memory):
     // the rest waits here, in the worker's memory, and a ROUTER at its limit would drop it.
     socket.set(zmq::sockopt::sndhwm, 0);
+    if (protocol::encrypted_endpoint(endpoint)) {
+        socket.set(zmq::sockopt::curve_server, 1);
+        socket.set(zmq::sockopt::curve_secretkey, protocol::curve_server_keys(gateway_key).secret_key);
+    }
     try {
         socket.bind(endpoint);
     } catch (const zmq::error_t& e) {
@@ -59,20 +69,55 @@ KernelLimits kernel_limits() {
     return limits;
 }
 
-}  // namespace
+// The gateway's key: from <run-dir>/agent.key, or from the environment (a pod's Secret), unset
+// once read so that nothing the agent starts inherits it.
+std::string read_gateway_key(const Options& options) {
+    if (options.key_env.empty()) return read_key_file(std::filesystem::path(options.run_dir) / "agent.key");
+    const char* value = std::getenv(options.key_env.c_str());
+    if (!value || !*value)
+        throw std::runtime_error("the environment has no " + options.key_env + " (the gateway's key)");
+    std::string key = value;
+    ::unsetenv(options.key_env.c_str());
+    return key;
+}
 
-int run_agent(const Options& options) {
-    // Before any thread exists, so that every thread inherits the mask.
-    block_agent_signals();
+KernelSpec kernel_spec(const Options& options, std::string user_name) {
+    return KernelSpec{options.python, std::move(user_name), options.workdir, options.kernel_dir,
+                      kernel_limits()};
+}
 
+void refuse_root(const Options& options) {
+    if (::getuid() == 0 || ::geteuid() == 0)
+        throw std::runtime_error("--role " + options.role +
+                                 " runs as its own user from the start, never as root");
+}
+
+// Serves the gateway until the kernel ends or a signal stops the agent.
+int serve(const Options& options, StartedKernel kernel, std::string gateway_key) {
+    UniqueFd signals = open_signal_fd();
+    zmq::context_t context;
+    KernelClient client(context, kernel.connection);
+    const std::string endpoint =
+        options.listen.empty() ? ipc_endpoint(std::filesystem::path(options.run_dir) / "agent.sock")
+                               : options.listen;
+    zmq::socket_t gateway = bind_gateway(context, endpoint, gateway_key);
+    log_line("listening on " + endpoint +
+             (protocol::encrypted_endpoint(endpoint) ? " (CurveZMQ)" : ""));
+    Agent agent(std::move(kernel.process), std::move(kernel.file_server), std::move(client),
+                std::move(gateway), std::move(gateway_key), std::move(signals));
+    return agent.run();
+}
+
+// Role worker: started as root with the few capabilities it needs, it installs the firewall,
+// starts the kernel's supervisor and drops to the agent user.
+int run_worker(const Options& options) {
     const UserAccount agent_user = lookup_user(options.agent_user);
     const UserAccount kernel_user = lookup_user(options.kernel_user);
     if (agent_user.uid == kernel_user.uid)
         throw std::runtime_error("the agent user and the kernel user have the same uid");
 
     // Networked mode: the firewall goes in before any user code can run, or the agent stops.
-    const auto tcp = options.listen.empty() ? std::nullopt : parse_tcp_listen(options.listen);
-    if (tcp) {
+    if (const auto tcp = parse_tcp_listen(options.listen)) {
         const FirewallPolicy policy{options.allow_from, tcp->port,
                                     options.egress == "internet" ? Egress::internet : Egress::none};
         install_firewall(policy);
@@ -80,11 +125,9 @@ int run_agent(const Options& options) {
                  std::to_string(tcp->port) + "; egress " + options.egress);
     }
 
-    const ConnectionInfo connection{options.kernel_dir, crypto::random_hex(32)};
-    StartedKernel kernel = launch_kernel(KernelSpec{options.python, kernel_user, options.workdir,
-                                                    connection, kernel_limits()});
-    log_line("kernel started as " + kernel_user.name + " (supervisor pid " +
-             std::to_string(kernel.process.pid()) + ")");
+    StartedKernel kernel =
+        launch_kernel(kernel_spec(options, kernel_user.name), kernel_user, kStartTimeout);
+    log_line("kernel started as " + kernel_user.name);
 
     // The kernel's group opens its ipc sockets (created group-accessible) to the agent.
     drop_privileges(agent_user.uid, agent_user.gid, {agent_user.gid, kernel_user.gid});
@@ -92,19 +135,39 @@ int run_agent(const Options& options) {
     make_undumpable();
     ::umask(077);  // agent.sock: for the agent user (and the host's root) only
     log_line("running as " + agent_user.name + " with no capabilities");
+    std::string gateway_key = read_gateway_key(options);
+    return serve(options, std::move(kernel), std::move(gateway_key));
+}
 
-    const std::filesystem::path run_dir = options.run_dir;
-    std::string gateway_key = read_key_file(run_dir / "agent.key");
-    UniqueFd signals = open_signal_fd();
+// Role agent, in a pod: already its own user with no capabilities; the kernel's supervisor is
+// the other container's.
+int run_pod_agent(const Options& options) {
+    refuse_root(options);
+    make_undumpable();
+    ::umask(077);
+    std::string gateway_key = read_gateway_key(options);
+    StartedKernel kernel = connect_kernel(options.kernel_link, kStartTimeout);
+    log_line("connected to the kernel's supervisor on " + options.kernel_link);
+    return serve(options, std::move(kernel), std::move(gateway_key));
+}
 
-    zmq::context_t context;
-    KernelClient client(context, connection);
-    const std::string endpoint = tcp ? options.listen : ipc_endpoint(run_dir / "agent.sock");
-    zmq::socket_t gateway = bind_gateway(context, endpoint);
-    log_line("listening on " + endpoint);
-    Agent agent(std::move(kernel.process), std::move(kernel.file_server), std::move(client),
-                std::move(gateway), std::move(gateway_key), std::move(signals));
-    return agent.run();
+// Role kernel, in a pod: this process is the supervisor, as the kernel user it was started as.
+[[noreturn]] void run_pod_kernel(const Options& options) {
+    refuse_root(options);
+    const passwd* entry = ::getpwuid(::getuid());
+    const std::string user_name = entry ? entry->pw_name : options.kernel_user;
+    log_line("waiting for the agent on " + options.kernel_link);
+    serve_kernel(kernel_spec(options, user_name), options.kernel_link, kStartTimeout);
+}
+
+}  // namespace
+
+int run_agent(const Options& options) {
+    // Before any thread exists, so that every thread inherits the mask.
+    block_agent_signals();
+    if (options.role == "kernel") run_pod_kernel(options);
+    if (options.role == "agent") return run_pod_agent(options);
+    return run_worker(options);
 }
 
 }  // namespace ci::agent

@@ -51,6 +51,7 @@ private:
     };
 
     std::optional<int> handle_signals();
+    std::optional<int> handle_kernel_end();
     void handle_kernel_messages();
     void handle_gateway_messages();
     void handle_request(std::string routing_id, const nlohmann::json& body);

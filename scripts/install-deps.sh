@@ -16,6 +16,8 @@ PACKAGES=(
   chromium
   # run: the Docker engine, and what the worker image build needs
   docker.io debootstrap curl ca-certificates iptables e2fsprogs util-linux
+  # the Kubernetes suite's test CA and certificates (tests/kubernetes)
+  openssl
 )
 
 missing=()

@@ -66,6 +66,7 @@ std::map<std::string, std::set<std::string>> plugin_keys() {
         {"auth-token", all_reads("plugins/auth-token/src/token_auth.cpp")},
         {"docker-backend", all_reads("plugins/docker-backend/backend_config.cpp")},
         {"loop-disk", all_reads("plugins/docker-backend/storage/storage_config.cpp")},
+        {"kubernetes-backend", all_reads("plugins/kubernetes-backend/backend_settings.cpp")},
     };
     const std::string auth = read_source("plugins/auth-token/src/token_auth.cpp");
     static const std::regex pair(R"re(TokenSource \w+\(settings, ctx\.config_dir, "(\w+)", "(\w+)")re");
@@ -74,6 +75,8 @@ std::map<std::string, std::set<std::string>> plugin_keys() {
         keys["auth-token"].insert((*it)[2]);
     }
     keys["auth-token"].insert("tenants");  // a table, read whole by load_tenants
+    // Read whole from the table: a table of labels, an array of tables.
+    keys["kubernetes-backend"].insert({"node_selector", "tolerations"});
     return keys;
 }
 

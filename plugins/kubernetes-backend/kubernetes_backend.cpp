@@ -1,0 +1,302 @@
+#include "kubernetes_backend.hpp"
+
+#include <stdexcept>
+
+#include "pod_manifest.hpp"
+#include "pod_state.hpp"
+#include "watch_stream.hpp"
+
+namespace ci::kube {
+namespace {
+
+using nlohmann::json;
+using plugin::FailureKind;
+using plugin::LogLevel;
+using plugin::Result;
+using plugin::Status;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kFirstBackoff = 500ms;
+constexpr auto kMaxBackoff = 10s;
+// How long a pod just created may be missing from the watch before the API is asked directly.
+constexpr auto kWatchGrace = 2s;
+
+// What an answer's status means for the core: retry later, or an operator's problem.
+FailureKind kind_of(long status) {
+    if (status == 429 || status >= 500) return FailureKind::unavailable;
+    if (status == 404) return FailureKind::not_found;  // the namespace
+    return FailureKind::other;
+}
+
+std::string refused(const std::string& what, const ApiResponse& response) {
+    std::string out = what + ": the API answered " + response.describe();
+    if (response.status == 401) out += " (the token is not accepted)";
+    if (response.status == 403) out += " (the service account's Role does not allow it: see docs/kubernetes.md)";
+    return out;
+}
+
+std::string label_of(const json& object, const char* label) {
+    const json& labels = object.value("metadata", json::object()).value("labels", json::object());
+    return labels.value(label, std::string());
+}
+
+}  // namespace
+
+KubernetesBackend::KubernetesBackend(BackendSettings settings, ClusterAccess access, Log log)
+    : settings_(std::move(settings)), api_(std::move(access)), log_(std::move(log)) {}
+
+KubernetesBackend::~KubernetesBackend() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
+    changed_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+}
+
+void KubernetesBackend::start() {
+    const auto r = api_.call("GET", api_.path("pods") + "?" + ApiClient::query("labelSelector", instance_selector(settings_)) +
+                                        "&limit=1");
+    if (!r.ok())
+        throw std::runtime_error("the Kubernetes API at " + api_.access().api_url + " cannot be reached: " + r.error());
+    if (r.value().status != 200)
+        throw std::runtime_error(refused("listing pods in namespace " + api_.access().namespace_, r.value()));
+    log_(LogLevel::info, "Kubernetes API at " + api_.access().api_url + " answers; workers are pods in namespace " +
+                             api_.access().namespace_ + " from " + settings_.image + ", instance '" + settings_.instance +
+                             "'");
+    watcher_ = std::thread([this] { watch_loop(); });
+}
+
+std::string KubernetesBackend::endpoint_of(const std::string& pod_ip) const {
+    const bool v6 = pod_ip.find(':') != std::string::npos;
+    return "tcp://" + (v6 ? "[" + pod_ip + "]" : pod_ip) + ":" + std::to_string(settings_.agent_port);
+}
+
+Result<plugin::WorkerHandle> KubernetesBackend::create_worker(const plugin::WorkerSpec& spec) {
+    const std::string name = worker_object_name(spec.worker_id);
+    const json secret = worker_secret(settings_, api_.access().namespace_, spec);
+    const auto made_secret = api_.call("POST", api_.path("secrets"), &secret);
+    if (!made_secret.ok()) return Result<plugin::WorkerHandle>::failure(made_secret.error(), made_secret.kind());
+    if (made_secret.value().status != 201)
+        return Result<plugin::WorkerHandle>::failure(refused("creating Secret " + name, made_secret.value()),
+                                                     kind_of(made_secret.value().status));
+    auto fail = [&](const std::string& why, FailureKind kind) {
+        if (const Status removed = destroy_worker(spec.worker_id); !removed.ok())
+            log_(LogLevel::warn, "removing the failed worker " + spec.worker_id + ": " + removed.error());
+        return Result<plugin::WorkerHandle>::failure(why, kind);
+    };
+    const json pod = worker_pod(settings_, api_.access().namespace_, spec);
+    const auto made_pod = api_.call("POST", api_.path("pods"), &pod);
+    if (!made_pod.ok()) return fail(made_pod.error(), made_pod.kind());
+    if (made_pod.value().status != 201)
+        return fail(refused("creating Pod " + name, made_pod.value()), kind_of(made_pod.value().status));
+
+    const auto created = Clock::now();
+    const auto deadline = created + settings_.start_timeout;
+    PodState last;
+    for (;;) {
+        std::optional<json> seen;
+        if (auto in_step = watched(name); in_step && (*in_step || Clock::now() - created < kWatchGrace)) {
+            seen = *in_step;
+        } else {
+            auto fetched = get_pod(name);
+            if (!fetched.ok()) return fail(fetched.error(), fetched.kind());
+            if (!fetched.value()) return fail("pod " + name + " was deleted while it started", FailureKind::other);
+            seen = fetched.value();
+        }
+        if (seen) {
+            last = pod_state(*seen);
+            switch (last.condition) {
+                case PodCondition::running:
+                    if (!last.pod_ip.empty())
+                        return Result<plugin::WorkerHandle>::success(
+                            {spec.worker_id, name, endpoint_of(last.pod_ip), ""});
+                    break;
+                case PodCondition::pending:
+                case PodCondition::unschedulable:  // the cluster may grow: wait for the deadline
+                    break;
+                case PodCondition::image_unavailable:
+                    return fail("pod " + name + ": the worker image cannot be pulled: " + last.detail, FailureKind::not_found);
+                default:
+                    return fail("pod " + name + " ended while it started: " + worker_status(last).detail, FailureKind::other);
+            }
+        }
+        std::unique_lock lock(mu_);
+        if (stop_) return fail("the backend is stopping", FailureKind::unavailable);
+        if (Clock::now() >= deadline) {
+            lock.unlock();
+            const std::string seen_last = last.condition == PodCondition::unschedulable
+                                              ? "unschedulable: " + last.detail
+                                              : std::string(condition_name(last.condition)) + ": " + last.detail;
+            return fail("pod " + name + " was not running within " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(settings_.start_timeout).count()) +
+                            " s (" + seen_last + ")",
+                        last.condition == PodCondition::unschedulable ? FailureKind::exhausted : FailureKind::unavailable);
+        }
+        changed_.wait_until(lock, std::min(deadline, Clock::now() + 1s));
+    }
+}
+
+Status KubernetesBackend::destroy_worker(const std::string& worker_id) {
+    const std::string name = worker_object_name(worker_id);
+    const json options = delete_options();
+    std::string problems;
+    FailureKind kind = FailureKind::other;
+    for (const char* resource : {"pods", "secrets"}) {
+        const auto r = api_.call("DELETE", api_.path(resource, name), &options);
+        if (!r.ok()) {
+            problems += (problems.empty() ? "" : "; ") + r.error();
+            kind = r.kind();
+        } else if (r.value().status != 200 && r.value().status != 202 && r.value().status != 404) {
+            problems += (problems.empty() ? "" : "; ") + refused(std::string("deleting ") + resource + " " + name, r.value());
+            kind = kind_of(r.value().status);
+        }
+    }
+    return problems.empty() ? Status::success() : Status::failure(problems, kind);
+}
+
+Result<std::vector<plugin::WorkerHandle>> KubernetesBackend::list_workers() {
+    using Handles = std::vector<plugin::WorkerHandle>;
+    const std::string selector = "?" + ApiClient::query("labelSelector", instance_selector(settings_));
+    const auto pods = api_.call("GET", api_.path("pods") + selector);
+    if (!pods.ok()) return Result<Handles>::failure(pods.error(), pods.kind());
+    if (pods.value().status != 200)
+        return Result<Handles>::failure(refused("listing pods", pods.value()), kind_of(pods.value().status));
+    const auto secrets = api_.call("GET", api_.path("secrets") + selector);
+    if (!secrets.ok()) return Result<Handles>::failure(secrets.error(), secrets.kind());
+    if (secrets.value().status != 200)
+        return Result<Handles>::failure(refused("listing secrets", secrets.value()), kind_of(secrets.value().status));
+
+    Handles out;
+    std::set<std::string> with_pod;
+    const std::string fingerprint = template_fingerprint(settings_);
+    for (const json& pod : pods.value().json().value("items", json::array())) {
+        const std::string id = label_of(pod, kLabelWorkerId);
+        if (id.empty()) continue;
+        with_pod.insert(id);
+        const PodState state = pod_state(pod);
+        plugin::WorkerHandle handle{id, object_name(pod), state.pod_ip.empty() ? "" : endpoint_of(state.pod_ip), ""};
+        const std::string made_from =
+            pod.value("metadata", json::object()).value("annotations", json::object()).value(kAnnotationTemplate, std::string());
+        if (made_from != fingerprint)
+            handle.stale = "made from other settings (template " + made_from + ", now " + fingerprint + ")";
+        else if (state.condition != PodCondition::running || state.pod_ip.empty())
+            handle.stale = std::string("not running (") + condition_name(state.condition) + ")";
+        out.push_back(std::move(handle));
+    }
+    for (const json& secret : secrets.value().json().value("items", json::array())) {
+        const std::string id = label_of(secret, kLabelWorkerId);
+        if (!id.empty() && !with_pod.count(id))
+            out.push_back({id, object_name(secret), "", "a Secret left without its pod"});
+    }
+    return Result<Handles>::success(std::move(out));
+}
+
+Result<plugin::WorkerStatus> KubernetesBackend::inspect_worker(const std::string& worker_id) {
+    const std::string name = worker_object_name(worker_id);
+    std::optional<json> pod;
+    if (auto in_step = watched(name); in_step && *in_step) {
+        pod = *in_step;
+    } else {
+        auto fetched = get_pod(name);
+        if (!fetched.ok()) return Result<plugin::WorkerStatus>::failure(fetched.error(), fetched.kind());
+        pod = fetched.value();
+    }
+    if (!pod) return Result<plugin::WorkerStatus>::success({plugin::WorkerState::missing, 0, "pod " + name + " does not exist"});
+    return Result<plugin::WorkerStatus>::success(worker_status(pod_state(*pod)));
+}
+
+std::optional<std::optional<json>> KubernetesBackend::watched(const std::string& name) {
+    std::lock_guard lock(mu_);
+    if (!in_step_) return std::nullopt;
+    return pods_.find(name);
+}
+
+Result<std::optional<json>> KubernetesBackend::get_pod(const std::string& name) {
+    const auto r = api_.call("GET", api_.path("pods", name));
+    if (!r.ok()) return Result<std::optional<json>>::failure(r.error(), r.kind());
+    if (r.value().status == 404) return Result<std::optional<json>>::success(std::nullopt);
+    if (r.value().status != 200)
+        return Result<std::optional<json>>::failure(refused("reading pod " + name, r.value()), kind_of(r.value().status));
+    return Result<std::optional<json>>::success(r.value().json());
+}
+
+void KubernetesBackend::watch_loop() {
+    auto backoff = std::chrono::milliseconds(kFirstBackoff);
+    std::string last_failure;
+    while (!stop_) {
+        const std::string failure = list_and_watch();
+        if (stop_) break;
+        if (failure.empty()) {
+            backoff = kFirstBackoff;
+            continue;
+        }
+        if (failure != last_failure)
+            log_(LogLevel::warn, "watching pods: " + failure + " (trying again, workers are read from the API meanwhile)");
+        last_failure = failure;
+        std::unique_lock lock(mu_);
+        changed_.wait_for(lock, backoff, [this] { return stop_.load(); });
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+    }
+}
+
+std::string KubernetesBackend::list_and_watch() {
+    const std::string selector = ApiClient::query("labelSelector", instance_selector(settings_));
+    const auto listed = api_.call("GET", api_.path("pods") + "?" + selector);
+    if (!listed.ok()) return listed.error();
+    if (listed.value().status != 200) return refused("listing pods", listed.value());
+    try {
+        std::lock_guard lock(mu_);
+        pods_.replace(listed.value().json());
+        in_step_ = true;
+    } catch (const WatchStreamError& e) {
+        return std::string("listing pods: ") + e.what();
+    }
+    changed_.notify_all();
+    auto out_of_step = [this](std::string why) {
+        std::lock_guard lock(mu_);
+        in_step_ = false;
+        return why;
+    };
+    while (!stop_) {
+        std::string version;
+        {
+            std::lock_guard lock(mu_);
+            version = pods_.resource_version();
+        }
+        const std::string path = api_.path("pods") + "?watch=1&" + selector + "&" + ApiClient::query("resourceVersion", version) +
+                                 "&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(kWatchSeconds);
+        WatchStream stream;
+        bool relist = false;
+        std::string failure;
+        const auto watched_answer = api_.stream(
+            path,
+            [&](std::string_view chunk) {
+                try {
+                    const auto events = stream.feed(chunk);
+                    std::lock_guard lock(mu_);
+                    for (const WatchEvent& event : events) {
+                        const PodSet::Next next = pods_.apply(event);
+                        if (next == PodSet::Next::relist) relist = true;
+                        if (next == PodSet::Next::rewatch) failure = "the watch reported an error: " + event.object.dump();
+                        if (next != PodSet::Next::go_on) break;
+                    }
+                } catch (const WatchStreamError& e) {
+                    failure = e.what();
+                }
+                changed_.notify_all();
+                return !relist && failure.empty();
+            },
+            stop_);
+        if (relist) return out_of_step("");
+        if (!failure.empty()) return out_of_step(failure);
+        if (!watched_answer.ok()) return out_of_step(watched_answer.error());
+        if (watched_answer.value().status == 410) return out_of_step("");
+        if (watched_answer.value().status != 200) return out_of_step(refused("watching pods", watched_answer.value()));
+        // The server ended the watch (its timeoutSeconds): the next one starts from the last version.
+    }
+    return "";
+}
+
+}  // namespace ci::kube

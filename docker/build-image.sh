@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds the worker image (docker/Dockerfile + the ci-agent binary).
+# Builds the worker image (docker/Dockerfile + the ci-agent binary), or the gateway's.
 #
-#   docker/build-image.sh [--profile standard|full] [--agent PATH] [--tag NAME:TAG] [--mirror URL] [--verbose]
+#   docker/build-image.sh [--profile standard|full|gateway] [--agent PATH] [--tag NAME:TAG] [--mirror URL] [--verbose]
 #
 # --profile standard (default) builds the lean image code-interpreter-worker:latest; full builds
 # code-interpreter-worker:full, which adds the libraries and tools of docker/capabilities.txt.
-# Both share the standard package layer in Docker's cache.
+# Both share the standard package layer in Docker's cache. gateway builds
+# code-interpreter-gateway:latest (docker/gateway/Dockerfile: ci-gateway and the plugins from
+# build/, for deploy/kubernetes/).
 #
 # 1. Ensures the base image code-interpreter-base:bookworm: `docker pull debian:bookworm-slim` when a
 #    registry answers, otherwise a debootstrap (minbase) of bookworm from the host's Debian mirror,
@@ -87,16 +89,26 @@ new_tmp_dir() {
 command -v docker >/dev/null || die "docker CLI not found"
 docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (try scripts/ensure-dockerd.sh)"
 [ -f "$script_dir/Dockerfile" ] || die "missing $script_dir/Dockerfile"
-if [ -z "$agent" ]; then
+readonly gateway_binary="$repo_dir/build/bin/ci-gateway"
+readonly gateway_plugins=(libci_auth_token.so libci_kubernetes_backend.so libci_docker_backend.so)
+if [ "$profile" = gateway ]; then
+  [ -x "$gateway_binary" ] || die "no gateway binary at $gateway_binary: build it first (scripts/build.sh)"
+  for p in "${gateway_plugins[@]}"; do
+    [ -f "$repo_dir/build/plugins/$p" ] || die "no plugin at $repo_dir/build/plugins/$p: build it first (scripts/build.sh)"
+  done
+elif [ -z "$agent" ]; then
   agent="$repo_dir/build/bin/ci-agent"
   [ -f "$agent" ] || die "no agent binary at $agent: build it (cmake --build build --target ci-agent) or pass --agent PATH"
 fi
-[ -f "$agent" ] || die "agent binary '$agent' does not exist"
-[ -x "$agent" ] || die "agent binary '$agent' is not executable"
+if [ "$profile" != gateway ]; then
+  [ -f "$agent" ] || die "agent binary '$agent' does not exist"
+  [ -x "$agent" ] || die "agent binary '$agent' is not executable"
+fi
 case "$profile" in
   standard) tag=${tag:-code-interpreter-worker:latest} ;;
   full) tag=${tag:-code-interpreter-worker:full} ;;
-  *) die "unknown profile '$profile' (standard or full)" ;;
+  gateway) tag=${tag:-code-interpreter-gateway:latest} ;;
+  *) die "unknown profile '$profile' (standard, full or gateway)" ;;
 esac
 case "$tag" in *:*) ;; *) tag="$tag:latest" ;; esac
 
@@ -205,9 +217,12 @@ base_id=$(docker image inspect --format '{{.Id}}' "$BASE_TAG")
 hash=$( {
   echo "base $base_id"
   echo "profile $profile"
-  sha256sum "$script_dir/Dockerfile" | cut -d' ' -f1
-  sha256sum "$agent" | cut -d' ' -f1
-  sha256sum "$kernel_module" | cut -d' ' -f1
+  if [ "$profile" = gateway ]; then
+    sha256sum "$script_dir/gateway/Dockerfile" "$gateway_binary" | cut -d' ' -f1
+    for p in "${gateway_plugins[@]}"; do sha256sum "$repo_dir/build/plugins/$p" | cut -d' ' -f1; done
+  else
+    sha256sum "$script_dir/Dockerfile" "$agent" "$kernel_module" | cut -d' ' -f1
+  fi
   sha256sum "$script_path" | cut -d' ' -f1
 } | sha256sum | cut -d' ' -f1)
 current=""
@@ -223,14 +238,22 @@ step "2/3 hash ${hash:0:12}: $tag ${current:+is at ${current:0:12}, }needs a bui
 # --- 3. build ------------------------------------------------------------------------------------
 new_tmp_dir context
 ctx=$REPLY
-cp "$script_dir/Dockerfile" "$ctx/Dockerfile"
-cp "$agent" "$ctx/ci-agent"
-chmod 0755 "$ctx/ci-agent"
-cp "$kernel_module" "$ctx/ci_kernel.py"
-step "3/3 building $tag (profile $profile) from $BASE_TAG with agent $(readlink -f "$agent")"
-build=(env DOCKER_BUILDKIT=0 docker build --force-rm --rm
-       --build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "PROFILE=$profile" --build-arg "IMAGE_HASH=$hash"
-       -t "$tag" "$ctx")
+if [ "$profile" = gateway ]; then
+  cp "$script_dir/gateway/Dockerfile" "$ctx/Dockerfile"
+  install -m 0755 "$gateway_binary" "$ctx/ci-gateway"
+  mkdir "$ctx/plugins"
+  for p in "${gateway_plugins[@]}"; do install -m 0644 "$repo_dir/build/plugins/$p" "$ctx/plugins/$p"; done
+  step "3/3 building $tag from $BASE_TAG with $gateway_binary and its plugins"
+else
+  cp "$script_dir/Dockerfile" "$ctx/Dockerfile"
+  cp "$agent" "$ctx/ci-agent"
+  chmod 0755 "$ctx/ci-agent"
+  cp "$kernel_module" "$ctx/ci_kernel.py"
+  step "3/3 building $tag (profile $profile) from $BASE_TAG with agent $(readlink -f "$agent")"
+fi
+build_args=(--build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "IMAGE_HASH=$hash")
+[ "$profile" = gateway ] || build_args+=(--build-arg "PROFILE=$profile")
+build=(env DOCKER_BUILDKIT=0 docker build --force-rm --rm "${build_args[@]}" -t "$tag" "$ctx")
 if [ "$verbose" -eq 1 ]; then
   "${build[@]}" || die "docker build failed (output above)"
 else

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the gateway, plugins, agent and tests into build/ (incremental), then the worker image.
+# Builds the gateway, plugins, agent and tests into build/ (incremental), then the worker image and
+# the gateway's image (for Kubernetes: docs/kubernetes.md).
 #   scripts/build.sh [--image-profile standard|full]
 # standard (default) is code-interpreter-worker:latest; full is code-interpreter-worker:full,
 # made by docker/build-image.sh --profile full.
@@ -31,3 +32,4 @@ if ! cmake --build "$build" -j"$(nproc)" >"$log" 2>&1; then
 fi
 bash "$root/scripts/ensure-dockerd.sh"
 bash "$root/docker/build-image.sh" --agent "$build/bin/ci-agent" "${image_args[@]}"
+bash "$root/docker/build-image.sh" --profile gateway

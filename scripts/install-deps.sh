@@ -9,7 +9,7 @@ PACKAGES=(
   libpistache-dev nlohmann-json3-dev libtomlplusplus-dev
   libboost-dev libboost-filesystem-dev
   libcurl4-openssl-dev libzmq3-dev cppzmq-dev libssl-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libyaml-cpp-dev
   # fuzz tests (tests/fuzz): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev llvm-14
   # browser test of the console page (tests/browser): headless Chromium

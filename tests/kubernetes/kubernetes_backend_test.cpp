@@ -3,6 +3,9 @@
 // whose kubelet runs each pod as real containers on the local dockerd: the agent and the kernel
 // in two containers as two users with no privileges, the gateway reaching the agent over TCP with
 // CurveZMQ. What this proves and what only a real cluster can is in docs/kubernetes.md.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,6 +39,18 @@ using ::testing::HasSubstr;
 
 constexpr const char* kNamespace = "ci-test";
 constexpr const char* kApiToken = "fake-kube-token-0123456789";
+
+int free_loopback_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
 
 // A test CA, a fake API server and its kubelet; gateways are made per test or per suite.
 class Cluster {
@@ -90,6 +105,7 @@ public:
         return options;
     }
     const std::string& dir() const { return dir_; }
+    const std::string& ca_file() const { return certificates_.ca_file; }
 
     FakeKubeApi& api() { return *api_; }
     FakeKubelet& kubelet() { return *kubelet_; }
@@ -251,6 +267,62 @@ TEST(KubernetesLeftovers, ThisInstancesLeftoversAreRemovedAtStartAndOthersAreLef
         EXPECT_EQ(r.status, 200) << r.body;
     }
     EXPECT_TRUE(wait_until([&] { return cluster.kubelet().running_containers() == 0; }, 20s));
+}
+
+TEST(KubernetesGatewayImage, TheGatewaysOwnImageServesSessionsFromPods) {
+    // The image deploy/kubernetes runs (docker/build-image.sh --profile gateway), as a container on
+    // the host's network, against the same fake API server.
+    const std::string image = "code-interpreter-gateway:latest";
+    ASSERT_EQ(run_command("docker image inspect " + image + " >/dev/null 2>&1").status, 0)
+        << image << " is not built: docker/build-image.sh --profile gateway (scripts/build.sh does it)";
+    Cluster cluster;
+    const int port = free_loopback_port();
+    const std::string config_dir = cluster.dir() + "/gateway";
+    std::filesystem::create_directories(config_dir);
+    std::filesystem::copy_file(cluster.dir() + "/token", config_dir + "/kube-token");
+    std::filesystem::copy_file(cluster.ca_file(), config_dir + "/ca.crt");
+    const std::string instance = instance_name("kube-image");
+    std::ofstream(config_dir + "/config.toml")
+        << "[server]\nhost = \"127.0.0.1\"\nport = " << port
+        << "\n[pool]\nmin_idle_workers = 1\nmax_total_workers = 2\nstate_file = \"/var/lib/code-interpreter/pool-state.json\"\n"
+           "[plugins.auth-token]\npath = \"/usr/lib/code-interpreter/plugins/libci_auth_token.so\"\ntoken = \""
+        << kUserToken << "\"\nadmin_token = \"" << kAdminToken << "\"\n"
+        << cluster.isolation_toml(instance, {{"path", "\"/usr/lib/code-interpreter/plugins/libci_kubernetes_backend.so\""},
+                                             {"token_file", "\"/etc/code-interpreter/kube-token\""},
+                                             {"ca_file", "\"/etc/code-interpreter/ca.crt\""}});
+    // The gateway's user passes through to its config.
+    std::filesystem::permissions(cluster.dir(), std::filesystem::perms::owner_all | std::filesystem::perms::group_exec |
+                                                    std::filesystem::perms::others_exec);
+    const std::string name = "ci-kube-gateway-" + std::to_string(::getpid());
+    struct Removed {  // the container goes on every path out of the test
+        std::string name;
+        ~Removed() { run_command("docker rm -f " + name + " >/dev/null 2>&1"); }
+    } removed{name};
+    command_output("docker run -d --name " + name + " --network host --read-only --cap-drop ALL "
+                   "--security-opt no-new-privileges --tmpfs /var/lib/code-interpreter:uid=2100000900,gid=2100000900 "
+                   "-v " + config_dir + ":/etc/code-interpreter:ro " + image);
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+    const bool healthy = wait_until(
+        [&] {
+            try {
+                return http_request("GET", base + "/health").status == 200;
+            } catch (const std::exception&) {  // not listening yet
+                return false;
+            }
+        },
+        60s);
+    if (healthy) {
+        const std::string user = user_of(0x506);
+        auto r = execute_as(base, user, "import os\nprint(os.getuid())");
+        EXPECT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(result_text(r), "2100001000\n");
+        EXPECT_FALSE(cluster.api().objects("pods").empty());
+    }
+    const std::string logs = run_command("docker logs " + name + " 2>&1").output;
+    run_command("docker stop -t 20 " + name + " >/dev/null");
+    ASSERT_TRUE(healthy) << "the gateway's container did not answer /health:\n" << logs;
+    // Stopped, it removed the pods it made.
+    EXPECT_TRUE(cluster.api().objects("pods").empty()) << logs;
 }
 
 TEST(KubernetesStart, AnApiThatRefusesOrCannotBeReachedStopsTheGatewayWithTheReason) {

@@ -18,6 +18,7 @@ const char* failure_kind_label(plugin::FailureKind kind) {
         case plugin::FailureKind::unavailable: return "backend_unavailable";
         case plugin::FailureKind::not_found: return "image_missing";
         case plugin::FailureKind::exhausted: return "host_exhausted";
+        case plugin::FailureKind::conflict:
         case plugin::FailureKind::other: break;
     }
     return "other";

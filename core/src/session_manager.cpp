@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "agent_errors.hpp"
+#include "code_interpreter/crypto/crypto.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "request_fields.hpp"
@@ -25,6 +26,16 @@ void fail_all(std::deque<std::function<void(ExecutionOutcome)>>& dones, const Ap
 namespace {
 constexpr auto kReapInterval = std::chrono::milliseconds(500);
 constexpr auto kExpiryMemory = std::chrono::hours(24);
+// A gateway serving a shared session renews its claim at most this often.
+constexpr auto kRenewEvery = std::chrono::seconds(30);
+// Claim races lost in a row before a session's creation gives up (each loss means another
+// gateway's claim appeared, which the next attempt finds).
+constexpr int kClaimAttempts = 3;
+
+// The session's name in the shared directory: its tenant and user, hashed.
+std::string session_claim_name(const std::string& user) {
+    return crypto::hmac_sha256_hex("code-interpreter session", {user});
+}
 }  // namespace
 
 SessionManager::SessionManager(const ExecutionConfig& config, const PoolConfig& limits, WorkerPool& pool,
@@ -63,6 +74,7 @@ void SessionManager::start(const Adoption& adoption) {
 // it is ended at the first pass after it goes idle).
 void SessionManager::reap() {
     std::vector<WorkerPtr> to_retire;
+    std::vector<std::pair<WorkerPtr, std::string>> to_expire_shared;
     {
         std::lock_guard lock(mu_);
         if (shutting_down_) return;
@@ -81,7 +93,10 @@ void SessionManager::reap() {
                 continue;
             }
             log_info("session " + std::to_string(session.id) + " ended: " + reason);
-            to_retire.push_back(session.worker);
+            if (!session.claim.empty() && reason == "expired_idle")
+                to_expire_shared.emplace_back(session.worker, session.claim);
+            else
+                to_retire.push_back(session.worker);
             expired_[it->first] = Expiry{reason, now};
             it = sessions_.erase(it);
         }
@@ -89,6 +104,8 @@ void SessionManager::reap() {
             it = now - it->second.at > kExpiryMemory ? expired_.erase(it) : std::next(it);
     }
     for (auto& worker : to_retire) pool_.retire(worker, "session expired");
+    for (auto& [worker, claim] : to_expire_shared)
+        tasks_.post([this, worker, claim] { expire_shared(worker, claim); });
     tasks_.post_after(kReapInterval, [this] { reap(); });
 }
 
@@ -121,8 +138,18 @@ void SessionManager::execute(const std::string& user, std::string code, ExecuteO
         }
         session.queue.push_back(std::move(pending));
         if (new_session == 0) start_next(user, session);
+        renew_locked(session);
     }
     if (new_session != 0) acquire_for(user, new_session);
+}
+
+void SessionManager::renew_locked(Session& session) {
+    if (session.claim.empty() || Clock::now() - session.renewed < kRenewEvery) return;
+    session.renewed = Clock::now();
+    tasks_.post([this, claim = session.claim] {
+        if (auto renewed = pool_.renew_session(claim); !renewed.ok())
+            log_warn("renewing a session's claim in the shared directory: " + renewed.error());
+    });
 }
 
 SessionManager::Session& SessionManager::session_of_locked(const std::string& user, std::uint64_t& new_session,
@@ -143,9 +170,71 @@ SessionManager::Session& SessionManager::session_of_locked(const std::string& us
 
 // May call back at once (an idle worker): the lock must not be held here.
 void SessionManager::acquire_for(const std::string& user, std::uint64_t session_id) {
+    if (pool_.shares_sessions()) {
+        tasks_.post([this, user, session_id] { acquire_shared(user, session_id, 1); });
+        return;
+    }
     pool_.acquire([this, user, session_id](WorkerPtr worker, std::optional<ApiError> error) {
         on_acquired(user, session_id, std::move(worker), std::move(error));
     });
+}
+
+void SessionManager::acquire_shared(const std::string& user, std::uint64_t session_id, int attempt) {
+    const std::string claim = session_claim_name(user);
+    auto found = pool_.find_session(claim);
+    if (!found.ok()) {
+        on_acquired(user, session_id, nullptr,
+                    ApiError{ErrorReason::backend_unavailable, "the shared session directory cannot be read: " + found.error()});
+        return;
+    }
+    if (found.value()) {
+        // Another gateway (or this one, before a restart) serves this session: take it up.
+        on_acquired(user, session_id, pool_.lease_claimed(*found.value()), std::nullopt, claim, true);
+        if (auto renewed = pool_.renew_session(claim); !renewed.ok())
+            log_warn("renewing a session's claim in the shared directory: " + renewed.error());
+        return;
+    }
+    pool_.acquire([this, user, session_id, claim, attempt](WorkerPtr worker, std::optional<ApiError> error) {
+        if (!worker) {
+            on_acquired(user, session_id, nullptr, std::move(error));
+            return;
+        }
+        tasks_.post([this, user, session_id, claim, attempt, worker] {
+            auto claimed = pool_.claim_session(claim, worker);
+            if (claimed.ok()) {
+                on_acquired(user, session_id, worker, std::nullopt, claim);
+                return;
+            }
+            pool_.retire(worker, "its session could not be claimed: " + claimed.error());
+            // Another gateway claimed the session meanwhile: its worker serves it.
+            if (claimed.kind() == plugin::FailureKind::conflict && attempt < kClaimAttempts) {
+                acquire_shared(user, session_id, attempt + 1);
+                return;
+            }
+            on_acquired(user, session_id, nullptr,
+                        ApiError{ErrorReason::backend_unavailable,
+                                 "the session cannot be claimed in the shared directory: " + claimed.error()});
+        });
+    });
+}
+
+void SessionManager::let_go(const WorkerPtr& worker, const std::string& claim, bool keep, const std::string& why) {
+    if (keep && !claim.empty())
+        pool_.forget(worker, why);
+    else
+        pool_.retire(worker, why);
+}
+
+void SessionManager::expire_shared(WorkerPtr worker, std::string claim) {
+    // A gateway renews a claim at most every kRenewEvery while it serves the session: a claim
+    // renewed later than that before this gateway's idle timeout began may be in use elsewhere.
+    auto found = pool_.find_session(claim);
+    const std::int64_t quiet_since =
+        unix_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(limits_.session_idle_timeout + kRenewEvery).count();
+    const bool in_use_elsewhere = !found.ok() || (found.value() && found.value()->worker.worker_id == worker->id &&
+                                                  found.value()->renewed_unix_ms > quiet_since);
+    let_go(worker, claim, in_use_elsewhere,
+           in_use_elsewhere ? "session idle here, served by another gateway" : "session expired");
 }
 
 void SessionManager::interrupt_execution(const std::string& user, InterruptDone done) {
@@ -224,7 +313,7 @@ void SessionManager::send_call(const WorkerPtr& worker, protocol::Request reques
 }
 
 void SessionManager::on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker,
-                                 std::optional<ApiError> error) {
+                                 std::optional<ApiError> error, const std::string& claim, bool adopted) {
     std::deque<Done> to_fail;
     std::vector<WorkerWaiter> waiters;
     std::int64_t started_unix_ms = 0;
@@ -233,8 +322,9 @@ void SessionManager::on_acquired(const std::string& user, std::uint64_t session_
         auto it = sessions_.find(user);
         bool current = it != sessions_.end() && it->second.id == session_id;
         if (!current) {
-            // Released (or stopped) while waiting: the fresh worker goes back to be destroyed.
-            if (worker) pool_.retire(worker, "its session ended before it was used");
+            // Released (or stopped) while waiting: the fresh worker goes back to be destroyed (one
+            // another gateway serves is only let go).
+            if (worker) let_go(worker, claim, adopted, "its session ended before it was used");
             return;
         }
         waiters = std::move(it->second.waiting_for_worker);
@@ -243,15 +333,22 @@ void SessionManager::on_acquired(const std::string& user, std::uint64_t session_
             sessions_.erase(it);
         } else {
             it->second.worker = worker;
+            it->second.claim = claim;
+            it->second.renewed = Clock::now();
+            if (adopted)  // its kernel already holds the user's state
+                for (auto& p : it->second.queue) {
+                    p.new_session = false;
+                    p.previous_session.clear();
+                }
             started_unix_ms = it->second.started_unix_ms;
             log_info("session " + std::to_string(session_id) + " of tenant " + std::string(tenant_of(user)) +
-                     " started on worker " + worker->id);
+                     (adopted ? " taken up from the shared directory" : " started") + " on worker " + worker->id);
             start_next(user, it->second);
         }
     }
     if (error)
         fail_all(to_fail, *error);
-    else
+    else if (!adopted)
         pool_.assign(worker, user, started_unix_ms);
     for (auto& waiter : waiters) waiter(worker, error);
 }
@@ -465,11 +562,24 @@ void SessionManager::drain(std::chrono::milliseconds timeout) {
 
 void SessionManager::shutdown() {
     std::vector<std::string> users;
+    std::vector<WorkerPtr> shared;
+    std::deque<Pending> queued;
     {
         std::lock_guard lock(mu_);
         shutting_down_ = true;
-        for (const auto& [user, session] : sessions_) users.push_back(user);
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            if (it->second.claim.empty() || !it->second.worker) {
+                users.push_back((it++)->first);
+                continue;
+            }
+            // In the shared directory: the other gateways carry on with it.
+            shared.push_back(it->second.worker);
+            for (auto& p : it->second.queue) queued.push_back(std::move(p));
+            it = sessions_.erase(it);
+        }
     }
+    for (auto& p : queued) p.done(ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
+    for (const auto& worker : shared) pool_.forget(worker, "the gateway is stopping; its session stays claimed");
     for (const auto& user : users) release(user);
 }
 

@@ -106,6 +106,10 @@ private:
         Clock::time_point created;
         Clock::time_point last_used;
         std::int64_t started_unix_ms = 0;
+        // Several gateways, one set of sessions (WorkerPool::shares_sessions): the session's name
+        // in the shared directory, and when this gateway last renewed its claim.
+        std::string claim;
+        Clock::time_point renewed;
     };
     struct Expiry {
         std::string reason;  // ExecutionAnswer::previous_session
@@ -116,7 +120,19 @@ private:
     // new_session: the session's id when made here, else 0.
     Session& session_of_locked(const std::string& user, std::uint64_t& new_session, std::string& previous_session);
     void acquire_for(const std::string& user, std::uint64_t session_id);
-    void on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker, std::optional<ApiError> error);
+    // Renews a shared session's claim (in a task) when the last renewal is old enough; mu_ held.
+    void renew_locked(Session& session);
+    // With a shared directory (blocking: from a task): the session's claimed worker, another
+    // gateway's included, or a pool worker claimed for it; attempt bounds the claim races.
+    void acquire_shared(const std::string& user, std::uint64_t session_id, int attempt);
+    // adopted: the worker already served the session (its claim was found): not a new session.
+    void on_acquired(const std::string& user, std::uint64_t session_id, WorkerPtr worker, std::optional<ApiError> error,
+                     const std::string& claim = {}, bool adopted = false);
+    // Ends this gateway's hold on a session's worker: destroyed, or only let go when the session
+    // is in the shared directory and keep is set (another gateway may serve it).
+    void let_go(const WorkerPtr& worker, const std::string& claim, bool keep, const std::string& why);
+    // An idle shared session: destroyed unless another gateway renewed its claim lately.
+    void expire_shared(WorkerPtr worker, std::string claim);
     // Starts the next queued execution if the session is idle and a running slot is free (else the
     // session waits for one). Called with mu_ held.
     void start_next(const std::string& user, Session& session);

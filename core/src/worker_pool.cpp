@@ -400,6 +400,39 @@ void WorkerPool::on_create_failed(const std::string& why, FailureKind kind) {
     fill();
 }
 
+plugin::Result<std::optional<plugin::SessionClaim>> WorkerPool::find_session(const std::string& session) {
+    return guarded("find_session", [&] { return backend_.find_session(session); });
+}
+
+plugin::Status WorkerPool::claim_session(const std::string& session, const WorkerPtr& worker) {
+    return guarded("claim_session", [&] { return backend_.claim_session(session, worker->id); });
+}
+
+plugin::Status WorkerPool::renew_session(const std::string& session) {
+    return guarded("renew_session", [&] { return backend_.renew_session(session); });
+}
+
+WorkerPtr WorkerPool::lease_claimed(const plugin::SessionClaim& claim) {
+    auto worker = std::make_shared<const Worker>(Worker{claim.worker.worker_id, claim.agent_key, claim.worker, false});
+    {
+        std::lock_guard lock(mu_);
+        ++leased_;
+    }
+    hub_.connect(worker->id, worker->handle.agent_endpoint, worker->key);
+    return worker;
+}
+
+void WorkerPool::forget(const WorkerPtr& worker, const std::string& why) {
+    bool was_ready;
+    {
+        std::lock_guard lock(mu_);
+        --leased_;
+        was_ready = ready_.erase(worker->id) > 0;
+    }
+    if (was_ready) persist();
+    hub_.disconnect(worker->id, why);
+}
+
 void WorkerPool::retire(WorkerPtr worker, const std::string& why) {
     {
         std::lock_guard lock(mu_);
@@ -480,6 +513,7 @@ std::string WorkerPool::condition_locked() const {
         case FailureKind::unavailable: return "backend_unavailable";
         case FailureKind::not_found: return "image_missing";
         case FailureKind::exhausted: return "host_exhausted";
+        case FailureKind::conflict:
         case FailureKind::other: break;
     }
     return "creation_failing";

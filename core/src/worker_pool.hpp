@@ -66,6 +66,17 @@ public:
     void retire(WorkerPtr worker, const std::string& why);
     // Asks the backend how a worker is doing (blocking: call from a task).
     plugin::Result<plugin::WorkerStatus> inspect(const WorkerPtr& worker);
+    // Several gateways, one set of sessions (the backend's shared directory, if it has one). The
+    // directory's calls block: call them from a task.
+    bool shares_sessions() const { return backend_.shares_sessions(); }
+    plugin::Result<std::optional<plugin::SessionClaim>> find_session(const std::string& session);
+    plugin::Status claim_session(const std::string& session, const WorkerPtr& worker);
+    plugin::Status renew_session(const std::string& session);
+    // Leases here too a worker another gateway claimed for a session: connected and counted as
+    // leased, not saved (this gateway's restart finds it in the directory again).
+    WorkerPtr lease_claimed(const plugin::SessionClaim& claim);
+    // Lets go of a leased worker without destroying it: another gateway serves its session.
+    void forget(const WorkerPtr& worker, const std::string& why);
     // Called (on the agent I/O thread) when a leased worker's agent goes away between executions.
     void set_on_leased_lost(LostCallback callback);
     PoolStats stats() const;

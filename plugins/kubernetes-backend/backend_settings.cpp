@@ -69,7 +69,7 @@ json read_tolerations(const json& config, const std::string& table) {
 
 }  // namespace
 
-BackendSettings parse_backend_settings(const plugin::PluginContext& context) {
+BackendSettings parse_backend_settings(const plugin::PluginContext& context, const std::string& host_name) {
     BackendSettings out;
     const std::string table = "plugins." + context.name;
     plugin::Settings s = context.settings();
@@ -106,6 +106,11 @@ BackendSettings parse_backend_settings(const plugin::PluginContext& context) {
     out.start_timeout = s.seconds("start_timeout", out.start_timeout);
     if (out.start_timeout < std::chrono::seconds(1))
         throw std::invalid_argument(table + ".start_timeout: must be at least 1 second");
+    out.share_sessions = s.flag("share_sessions", out.share_sessions);
+    out.gateway_id = s.text("gateway_id", host_name, plugin::Settings::Empty::allowed);
+    if (out.share_sessions && !label_value(out.gateway_id))
+        throw std::invalid_argument(table + ".gateway_id: with share_sessions each gateway needs its own id, a label "
+                                    "value (default: $HOSTNAME), got '" + out.gateway_id + "'");
     out.node_selector = read_node_selector(context.config, table);
     out.tolerations = read_tolerations(context.config, table);
     s.reject_unknown({"node_selector", "tolerations"});

@@ -37,9 +37,15 @@ struct BackendSettings {
     std::uint32_t agent_cpu_millis = 100;      // the agent container's cpu (requests = limits)
     std::uint64_t agent_memory_mb = 64;
     std::chrono::milliseconds start_timeout = std::chrono::seconds(120);  // pod created -> running
+    // Several gateways, one set of sessions: each session's worker and key are found through a
+    // claim (a ConfigMap) that every gateway of the instance reads; each gateway lists and cleans
+    // up only the pods it made, labelled with its gateway_id (default: $HOSTNAME, the pod's name).
+    bool share_sessions = false;
+    std::string gateway_id;
 };
 
-// Throws std::invalid_argument naming the key ("plugins.<name>.<key>: ...").
-BackendSettings parse_backend_settings(const plugin::PluginContext& context);
+// Throws std::invalid_argument naming the key ("plugins.<name>.<key>: ..."). host_name stands for
+// $HOSTNAME, gateway_id's default.
+BackendSettings parse_backend_settings(const plugin::PluginContext& context, const std::string& host_name = "");
 
 }  // namespace ci::kube

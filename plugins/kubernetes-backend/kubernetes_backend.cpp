@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <openssl/evp.h>
+
 #include "pod_manifest.hpp"
 #include "pod_state.hpp"
 #include "watch_stream.hpp"
@@ -33,6 +35,23 @@ std::string refused(const std::string& what, const ApiResponse& response) {
     std::string out = what + ": the API answered " + response.describe();
     if (response.status == 401) out += " (the token is not accepted)";
     if (response.status == 403) out += " (the service account's Role does not allow it: see docs/kubernetes.md)";
+    return out;
+}
+
+std::int64_t unix_ms_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::optional<std::string> base64_decode(const std::string& text) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::string out(text.size() / 4 * 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    if (n < 0) return std::nullopt;
+    std::size_t padding = 0;
+    for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) ++padding;
+    out.resize(static_cast<std::size_t>(n) - padding);
     return out;
 }
 
@@ -143,13 +162,22 @@ Status KubernetesBackend::destroy_worker(const std::string& worker_id) {
     const json options = delete_options();
     std::string problems;
     FailureKind kind = FailureKind::other;
-    for (const char* resource : {"pods", "secrets"}) {
-        const auto r = api_.call("DELETE", api_.path(resource, name), &options);
+    std::vector<std::pair<std::string, std::string>> objects = {{"pods", name}, {"secrets", name}};
+    if (settings_.share_sessions) {  // and its session's claim
+        const auto claims = api_.call("GET", api_.path("configmaps") + "?" +
+                                                 ApiClient::query("labelSelector", instance_selector(settings_) + "," +
+                                                                                       kLabelWorkerId + "=" + worker_id));
+        if (!claims.ok()) return Status::failure(claims.error(), claims.kind());
+        for (const json& claim : claims.value().json().value("items", json::array()))
+            objects.emplace_back("configmaps", object_name(claim));
+    }
+    for (const auto& [resource, object] : objects) {
+        const auto r = api_.call("DELETE", api_.path(resource, object), &options);
         if (!r.ok()) {
             problems += (problems.empty() ? "" : "; ") + r.error();
             kind = r.kind();
         } else if (r.value().status != 200 && r.value().status != 202 && r.value().status != 404) {
-            problems += (problems.empty() ? "" : "; ") + refused(std::string("deleting ") + resource + " " + name, r.value());
+            problems += (problems.empty() ? "" : "; ") + refused("deleting " + resource + " " + object, r.value());
             kind = kind_of(r.value().status);
         }
     }
@@ -158,16 +186,41 @@ Status KubernetesBackend::destroy_worker(const std::string& worker_id) {
 
 Result<std::vector<plugin::WorkerHandle>> KubernetesBackend::list_workers() {
     using Handles = std::vector<plugin::WorkerHandle>;
+    // With share_sessions: this gateway's workers, and those of gateways that are gone (a gateway's
+    // id is its pod's name: no such pod, no such gateway); never a claimed one (below).
     const std::string selector = "?" + ApiClient::query("labelSelector", instance_selector(settings_));
     const auto pods = api_.call("GET", api_.path("pods") + selector);
     if (!pods.ok()) return Result<Handles>::failure(pods.error(), pods.kind());
     if (pods.value().status != 200)
         return Result<Handles>::failure(refused("listing pods", pods.value()), kind_of(pods.value().status));
+    std::map<std::string, bool> gateway_gone;  // another gateway's id -> whether it is gone
+    auto listed = [&](const json& object) -> Result<bool> {
+        const std::string gateway = label_of(object, kLabelGateway);
+        if (!settings_.share_sessions || gateway == settings_.gateway_id) return Result<bool>::success(true);
+        if (gateway.empty()) return Result<bool>::success(false);
+        if (!gateway_gone.count(gateway)) {
+            auto found = get_pod(gateway);
+            if (!found.ok()) return Result<bool>::failure(found.error(), found.kind());
+            gateway_gone[gateway] = !found.value();
+        }
+        return Result<bool>::success(gateway_gone[gateway]);
+    };
     const auto secrets = api_.call("GET", api_.path("secrets") + selector);
     if (!secrets.ok()) return Result<Handles>::failure(secrets.error(), secrets.kind());
     if (secrets.value().status != 200)
         return Result<Handles>::failure(refused("listing secrets", secrets.value()), kind_of(secrets.value().status));
 
+    // A claimed worker serves a session any gateway may take up: never this gateway's to remove.
+    std::set<std::string> claimed;
+    if (settings_.share_sessions) {
+        const auto claims = api_.call("GET", api_.path("configmaps") + "?" +
+                                                 ApiClient::query("labelSelector", instance_selector(settings_)));
+        if (!claims.ok()) return Result<Handles>::failure(claims.error(), claims.kind());
+        if (claims.value().status != 200)
+            return Result<Handles>::failure(refused("listing claims", claims.value()), kind_of(claims.value().status));
+        for (const json& claim : claims.value().json().value("items", json::array()))
+            claimed.insert(label_of(claim, kLabelWorkerId));
+    }
     Handles out;
     std::set<std::string> with_pod;
     const std::string fingerprint = template_fingerprint(settings_);
@@ -175,6 +228,9 @@ Result<std::vector<plugin::WorkerHandle>> KubernetesBackend::list_workers() {
         const std::string id = label_of(pod, kLabelWorkerId);
         if (id.empty()) continue;
         with_pod.insert(id);
+        const auto ours = listed(pod);
+        if (!ours.ok()) return Result<Handles>::failure(ours.error(), ours.kind());
+        if (!ours.value() || claimed.count(id)) continue;
         const PodState state = pod_state(pod);
         plugin::WorkerHandle handle{id, object_name(pod), state.pod_ip.empty() ? "" : endpoint_of(state.pod_ip), ""};
         const std::string made_from =
@@ -187,7 +243,9 @@ Result<std::vector<plugin::WorkerHandle>> KubernetesBackend::list_workers() {
     }
     for (const json& secret : secrets.value().json().value("items", json::array())) {
         const std::string id = label_of(secret, kLabelWorkerId);
-        if (!id.empty() && !with_pod.count(id))
+        const auto ours = listed(secret);
+        if (!ours.ok()) return Result<Handles>::failure(ours.error(), ours.kind());
+        if (!id.empty() && ours.value() && !with_pod.count(id))
             out.push_back({id, object_name(secret), "", "a Secret left without its pod"});
     }
     return Result<Handles>::success(std::move(out));
@@ -205,6 +263,75 @@ Result<plugin::WorkerStatus> KubernetesBackend::inspect_worker(const std::string
     }
     if (!pod) return Result<plugin::WorkerStatus>::success({plugin::WorkerState::missing, 0, "pod " + name + " does not exist"});
     return Result<plugin::WorkerStatus>::success(worker_status(pod_state(*pod)));
+}
+
+Result<std::optional<plugin::SessionClaim>> KubernetesBackend::find_session(const std::string& session) {
+    using Found = Result<std::optional<plugin::SessionClaim>>;
+    const std::string claim_name = claim_object_name(session);
+    const auto claim = api_.call("GET", api_.path("configmaps", claim_name));
+    if (!claim.ok()) return Found::failure(claim.error(), claim.kind());
+    if (claim.value().status == 404) return Found::success(std::nullopt);
+    if (claim.value().status != 200)
+        return Found::failure(refused("reading claim " + claim_name, claim.value()), kind_of(claim.value().status));
+    const json object = claim.value().json();
+    const json data = object.value("data", json::object());
+    const std::string worker_id = data.value("worker", std::string());
+    const std::string name = worker_object_name(worker_id);
+    auto pod = get_pod(name);
+    if (!pod.ok()) return Found::failure(pod.error(), pod.kind());
+    const PodState state = pod.value() ? pod_state(*pod.value()) : PodState{PodCondition::deleting};
+    if (state.condition != PodCondition::running || state.pod_ip.empty()) {
+        // The worker is gone (or going): the claim goes too, unless it changed meanwhile.
+        json options = delete_options();
+        options["preconditions"] = {{"resourceVersion", object["metadata"].value("resourceVersion", std::string())}};
+        api_.call("DELETE", api_.path("configmaps", claim_name), &options);
+        return Found::success(std::nullopt);
+    }
+    const auto secret = api_.call("GET", api_.path("secrets", name));
+    if (!secret.ok()) return Found::failure(secret.error(), secret.kind());
+    if (secret.value().status != 200)
+        return Found::failure(refused("reading the key of " + name, secret.value()), kind_of(secret.value().status));
+    const auto key =
+        base64_decode(secret.value().json().value("data", json::object()).value(kSecretKeyField, std::string()));
+    if (!key || key->empty()) return Found::failure("Secret " + name + " holds no agent key", FailureKind::other);
+    plugin::SessionClaim found{{worker_id, name, endpoint_of(state.pod_ip), ""}, *key, 0};
+    try {
+        found.renewed_unix_ms = std::stoll(data.value("renewed", std::string("0")));
+    } catch (const std::exception&) {
+        found.renewed_unix_ms = 0;
+    }
+    return Found::success(std::move(found));
+}
+
+Status KubernetesBackend::claim_session(const std::string& session, const std::string& worker_id) {
+    const json claim = session_claim(settings_, api_.access().namespace_, session, worker_id, unix_ms_now());
+    const auto r = api_.call("POST", api_.path("configmaps"), &claim);
+    if (!r.ok()) return Status::failure(r.error(), r.kind());
+    if (r.value().status == 409)
+        return Status::failure("another gateway claimed the session first", FailureKind::conflict);
+    if (r.value().status != 201)
+        return Status::failure(refused("claiming a session", r.value()), kind_of(r.value().status));
+    return Status::success();
+}
+
+Status KubernetesBackend::renew_session(const std::string& session) {
+    const std::string claim_name = claim_object_name(session);
+    for (int attempt = 0; attempt < 2; ++attempt) {  // a 409: another gateway renewed it meanwhile
+        const auto current = api_.call("GET", api_.path("configmaps", claim_name));
+        if (!current.ok()) return Status::failure(current.error(), current.kind());
+        if (current.value().status == 404) return Status::success();  // released meanwhile
+        if (current.value().status != 200)
+            return Status::failure(refused("reading claim " + claim_name, current.value()), kind_of(current.value().status));
+        json claim = current.value().json();
+        claim["data"]["gateway"] = settings_.gateway_id;
+        claim["data"]["renewed"] = std::to_string(unix_ms_now());
+        const auto put = api_.call("PUT", api_.path("configmaps", claim_name), &claim);
+        if (!put.ok()) return Status::failure(put.error(), put.kind());
+        if (put.value().status == 200 || put.value().status == 404) return Status::success();
+        if (put.value().status != 409)
+            return Status::failure(refused("renewing claim " + claim_name, put.value()), kind_of(put.value().status));
+    }
+    return Status::success();  // renewed by another gateway just now: as good
 }
 
 std::optional<std::optional<json>> KubernetesBackend::watched(const std::string& name) {

@@ -38,6 +38,13 @@ public:
     plugin::Result<std::vector<plugin::WorkerHandle>> list_workers() override;
     plugin::Result<plugin::WorkerStatus> inspect_worker(const std::string& worker_id) override;
 
+    // share_sessions: claims are ConfigMaps "ci-session-<session>" naming the worker and when a
+    // gateway last renewed them; the agent key is read from the worker's Secret.
+    bool shares_sessions() const override { return settings_.share_sessions; }
+    plugin::Result<std::optional<plugin::SessionClaim>> find_session(const std::string& session) override;
+    plugin::Status claim_session(const std::string& session, const std::string& worker_id) override;
+    plugin::Status renew_session(const std::string& session) override;
+
 private:
     void watch_loop();
     // One list and the watches that follow it, until a relist is needed, the stream fails or

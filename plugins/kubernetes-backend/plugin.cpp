@@ -32,7 +32,8 @@ std::map<std::string, std::string> service_environment() {
 // May throw (the only entry point allowed to): invalid settings (std::invalid_argument naming the
 // key), an API that cannot be reached or refuses this service account (std::runtime_error).
 std::unique_ptr<ci::plugin::IsolationBackend> create_kubernetes_backend(const ci::plugin::PluginContext& context) {
-    ci::kube::BackendSettings settings = ci::kube::parse_backend_settings(context);
+    const char* host_name = std::getenv("HOSTNAME");
+    ci::kube::BackendSettings settings = ci::kube::parse_backend_settings(context, host_name ? host_name : "");
     ci::kube::ClusterAccess access;
     try {
         access = ci::kube::resolve_cluster_access(settings.access, service_environment());

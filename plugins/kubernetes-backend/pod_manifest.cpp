@@ -23,12 +23,14 @@ std::string millicpus(double cpus) {
 }
 
 json labels(const BackendSettings& settings, const std::string& worker_id) {
-    return {{kLabelManaged, "true"},
-            {kLabelInstance, settings.instance},
-            {kLabelWorkerId, worker_id},
-            {kLabelEgress, settings.egress},
-            {"app.kubernetes.io/name", "code-interpreter-worker"},
-            {"app.kubernetes.io/managed-by", "code-interpreter"}};
+    json out = {{kLabelManaged, "true"},
+                {kLabelInstance, settings.instance},
+                {kLabelWorkerId, worker_id},
+                {kLabelEgress, settings.egress},
+                {"app.kubernetes.io/name", "code-interpreter-worker"},
+                {"app.kubernetes.io/managed-by", "code-interpreter"}};
+    if (settings.share_sessions) out[kLabelGateway] = settings.gateway_id;
+    return out;
 }
 
 json metadata(const BackendSettings& settings, const std::string& namespace_, const std::string& worker_id) {
@@ -164,6 +166,25 @@ json worker_pod(const BackendSettings& settings, const std::string& namespace_, 
             {"kind", "Pod"},
             {"metadata", metadata(settings, namespace_, spec.worker_id)},
             {"spec", pod_spec}};
+}
+
+std::string claim_object_name(const std::string& session) { return "ci-session-" + session; }
+
+json session_claim(const BackendSettings& settings, const std::string& namespace_, const std::string& session,
+                   const std::string& worker_id, std::int64_t renewed_unix_ms) {
+    return {{"apiVersion", "v1"},
+            {"kind", "ConfigMap"},
+            {"metadata",
+             {{"name", claim_object_name(session)},
+              {"namespace", namespace_},
+              {"labels", {{kLabelManaged, "true"}, {kLabelInstance, settings.instance}, {kLabelWorkerId, worker_id}}}}},
+            {"data",
+             {{"worker", worker_id}, {"gateway", settings.gateway_id}, {"renewed", std::to_string(renewed_unix_ms)}}}};
+}
+
+std::string own_selector(const BackendSettings& settings) {
+    return instance_selector(settings) +
+           (settings.share_sessions ? std::string(",") + kLabelGateway + "=" + settings.gateway_id : std::string());
 }
 
 json delete_options() {

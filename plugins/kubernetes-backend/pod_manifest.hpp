@@ -10,6 +10,7 @@
 //           the worker's cpu and memory (requests = limits) and a private in-memory /tmp.
 // They meet on an in-memory volume (the kernel link and the kernel's ipc sockets); the pod's
 // fsGroup is the kernel's group, which lets the agent in and gives the kernel its workspace.
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@ inline constexpr const char* kLabelManaged = "code-interpreter/managed";
 inline constexpr const char* kLabelInstance = "code-interpreter/instance";
 inline constexpr const char* kLabelWorkerId = "code-interpreter/worker-id";
 inline constexpr const char* kLabelEgress = "code-interpreter/egress";
+inline constexpr const char* kLabelGateway = "code-interpreter/gateway";  // share_sessions: who made it
 // The fingerprint of the settings a pod was made from: a pod of other settings is stale.
 inline constexpr const char* kAnnotationTemplate = "code-interpreter/template";
 inline constexpr const char* kSecretKeyField = "agent-key";
@@ -42,5 +44,12 @@ nlohmann::json worker_pod(const BackendSettings& settings, const std::string& na
                           const plugin::WorkerSpec& spec);
 // At once (grace period 0): a worker's removal never waits for its user's code.
 nlohmann::json delete_options();
+
+// share_sessions: the claim of session (64 hex characters) on worker_id, renewed now (Unix ms).
+std::string claim_object_name(const std::string& session);
+nlohmann::json session_claim(const BackendSettings& settings, const std::string& namespace_,
+                             const std::string& session, const std::string& worker_id, std::int64_t renewed_unix_ms);
+// What selects the workers this gateway made (with share_sessions, only its own).
+std::string own_selector(const BackendSettings& settings);
 
 }  // namespace ci::kube

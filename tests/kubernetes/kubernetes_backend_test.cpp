@@ -269,6 +269,146 @@ TEST(KubernetesLeftovers, ThisInstancesLeftoversAreRemovedAtStartAndOthersAreLef
     EXPECT_TRUE(wait_until([&] { return cluster.kubelet().running_containers() == 0; }, 20s));
 }
 
+// A pod object as another party left it (never run by the kubelet: put straight into the store).
+json plain_pod(const std::string& name, const json& labels) {
+    return {{"apiVersion", "v1"},
+            {"kind", "Pod"},
+            {"metadata", {{"name", name}, {"namespace", kNamespace}, {"labels", labels}}},
+            {"spec", {{"containers", json::array({{{"name", "main"}, {"image", "none"}}})}}},
+            {"status", {{"phase", "Pending"}}}};
+}
+
+// Two gateways of one instance sharing their sessions through claims in the API (share_sessions).
+class SharedSessionsTest : public ::testing::Test {
+protected:
+    static TestGatewayOptions options(const std::string& gateway_id) {
+        TestGatewayOptions options{.min_idle = 1, .max_total = 4, .timeout_s = 30};
+        options.loop_disk = false;
+        options.isolation_toml = cluster_->isolation_toml(
+            instance_name("kube-shared"), {{"share_sessions", "true"}, {"gateway_id", "\"" + gateway_id + "\""}});
+        return options;
+    }
+    static void SetUpTestSuite() {
+        cluster_ = std::make_unique<Cluster>();
+        // A gateway's id is its pod's name: a gateway without a pod would count as gone.
+        for (const char* id : {"gw-a", "gw-b"}) cluster_->api().put("pods", plain_pod(id, json::object()));
+        a_ = std::make_unique<TestGateway>("kube-shared-a", options("gw-a"));
+        b_ = std::make_unique<TestGateway>("kube-shared-b", options("gw-b"));
+    }
+    static void TearDownTestSuite() {
+        a_.reset();
+        b_.reset();
+        EXPECT_TRUE(wait_until([] { return cluster_->api().objects("pods").size() == 2; }, 20s));  // the gateways'
+        EXPECT_TRUE(cluster_->api().objects("configmaps").empty());
+        cluster_.reset();
+    }
+    static std::string url(const std::unique_ptr<TestGateway>& gateway) { return gateway->url(""); }
+
+    static inline std::unique_ptr<Cluster> cluster_;
+    static inline std::unique_ptr<TestGateway> a_, b_;
+};
+
+TEST_F(SharedSessionsTest, EitherGatewayReachesTheSameKernel) {
+    const std::string user = user_of(0x601);
+    auto first = execute_as(url(a_), user, "x = 7");
+    ASSERT_EQ(first.status, 200) << first.body;
+    EXPECT_EQ(body_of(first)["new_session"], true);
+    EXPECT_EQ(cluster_->api().objects("configmaps").size(), 1u);  // the session's claim
+
+    auto there = execute_as(url(b_), user, "x += 1\nprint(x)");
+    ASSERT_EQ(there.status, 200) << there.body;
+    EXPECT_EQ(result_text(there), "8\n");
+    EXPECT_EQ(body_of(there)["new_session"], false);
+    auto back = execute_as(url(a_), user, "print(x)");
+    ASSERT_EQ(back.status, 200) << back.body;
+    EXPECT_EQ(result_text(back), "8\n");
+
+    // One execution at a time for the session, whichever gateway each came through.
+    auto timed = [&](const std::unique_ptr<TestGateway>& gateway) {
+        return std::async(std::launch::async, [&gateway, user] {
+            return execute_as(url(gateway), user,
+                              "import time\ns = time.time(); time.sleep(1); e = time.time()\n"
+                              "spans = globals().get('spans', []) + [(s, e)]\nprint(len(spans))");
+        });
+    };
+    auto one = timed(a_), two = timed(b_);
+    ASSERT_EQ(one.get().status, 200);
+    ASSERT_EQ(two.get().status, 200);
+    auto spans = execute_as(url(b_), user, "spans.sort()\nprint(spans[0][1] <= spans[1][0])");
+    EXPECT_EQ(result_text(spans), "True\n") << spans.body;
+
+    // Released through either gateway: the pod and its claim go.
+    ASSERT_EQ(http_request("POST", b_->url("/api/v1/release"), json{{"user_uuid", user}}.dump(), kUserToken).status, 200);
+    EXPECT_TRUE(wait_until([] { return cluster_->api().objects("configmaps").empty(); }, 20s));
+}
+
+TEST_F(SharedSessionsTest, TwoGatewaysStartingOneSessionAgreeOnOneKernel) {
+    const std::string user = user_of(0x602);
+    const std::string code = "import uuid\nmarker = globals().get('marker') or uuid.uuid4().hex\nprint(marker)";
+    auto on_a = std::async(std::launch::async, [&] { return execute_as(url(a_), user, code); });
+    auto on_b = std::async(std::launch::async, [&] { return execute_as(url(b_), user, code); });
+    const auto ra = on_a.get(), rb = on_b.get();
+    ASSERT_EQ(ra.status, 200) << ra.body;
+    ASSERT_EQ(rb.status, 200) << rb.body;
+    EXPECT_EQ(result_text(ra), result_text(rb));
+    EXPECT_EQ(cluster_->api().objects("configmaps").size(), 1u);
+    ASSERT_EQ(http_request("POST", a_->url("/api/v1/release"), json{{"user_uuid", user}}.dump(), kUserToken).status, 200);
+}
+
+TEST_F(SharedSessionsTest, AGatewayThatStopsLosesNoSession) {
+    const std::string user = user_of(0x603);
+    auto made = execute_as(url(a_), user, "kept = 'on a'");
+    ASSERT_EQ(made.status, 200) << made.body;
+    a_.reset();  // gateway A goes away; its session stays claimed
+    auto after = execute_as(url(b_), user, "print(kept)");
+    ASSERT_EQ(after.status, 200) << after.body;
+    EXPECT_EQ(result_text(after), "on a\n");
+    EXPECT_EQ(body_of(after)["new_session"], false);
+    // A comes back (another instance of it) and serves the session too.
+    a_ = std::make_unique<TestGateway>("kube-shared-a", options("gw-a"));
+    auto again = execute_as(url(a_), user, "print(kept)");
+    ASSERT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(result_text(again), "on a\n");
+    ASSERT_EQ(http_request("POST", a_->url("/api/v1/release"), json{{"user_uuid", user}}.dump(), kUserToken).status, 200);
+}
+
+TEST(KubernetesSharedLeftovers, AGoneGatewaysIdleWorkersAreRemovedItsClaimedOnesAndALiveOnesAreNot) {
+    Cluster cluster;
+    const std::string instance = instance_name("kube-shared-left");
+    auto worker = [&](const std::string& id, const std::string& gateway) {
+        return plain_pod("ci-worker-" + id, {{"code-interpreter/managed", "true"},
+                                             {"code-interpreter/instance", instance},
+                                             {"code-interpreter/worker-id", id},
+                                             {"code-interpreter/gateway", gateway}});
+    };
+    cluster.api().put("pods", plain_pod("gw-live", json::object()));
+    cluster.api().put("pods", worker("00000000000c", "gw-gone"));  // idle, its gateway gone: removed
+    cluster.api().put("pods", worker("00000000000d", "gw-gone"));  // claimed by a session: kept
+    cluster.api().put("pods", worker("00000000000e", "gw-live"));  // another live gateway's: kept
+    cluster.api().put("configmaps", {{"apiVersion", "v1"},
+                                     {"kind", "ConfigMap"},
+                                     {"metadata",
+                                      {{"name", "ci-session-" + std::string(64, 'a')},
+                                       {"namespace", kNamespace},
+                                       {"labels",
+                                        {{"code-interpreter/managed", "true"},
+                                         {"code-interpreter/instance", instance},
+                                         {"code-interpreter/worker-id", "00000000000d"}}}}},
+                                     {"data", {{"worker", "00000000000d"}, {"gateway", "gw-gone"}, {"renewed", "0"}}}});
+    TestGatewayOptions options{.min_idle = 1, .max_total = 2, .timeout_s = 30};
+    options.loop_disk = false;
+    options.isolation_toml =
+        cluster.isolation_toml(instance, {{"share_sessions", "true"}, {"gateway_id", "\"gw-new\""}});
+    cluster.api().put("pods", plain_pod("gw-new", json::object()));
+    {
+        TestGateway gateway("kube-shared-left", options);
+        EXPECT_TRUE(wait_until([&] { return !cluster.api().object("pods", kNamespace, "ci-worker-00000000000c"); }, 20s));
+        EXPECT_TRUE(cluster.api().object("pods", kNamespace, "ci-worker-00000000000d"));
+        EXPECT_TRUE(cluster.api().object("pods", kNamespace, "ci-worker-00000000000e"));
+    }
+    EXPECT_TRUE(wait_until([&] { return cluster.kubelet().running_containers() == 0; }, 20s));
+}
+
 TEST(KubernetesGatewayImage, TheGatewaysOwnImageServesSessionsFromPods) {
     // The image deploy/kubernetes runs (docker/build-image.sh --profile gateway), as a container on
     // the host's network, against the same fake API server.

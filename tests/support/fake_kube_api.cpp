@@ -235,12 +235,20 @@ void FakeKubeApi::record(const std::string& type, const json& object) {
     changed_.notify_all();
 }
 
+std::string FakeKubeApi::invalid_locked(const json& object) {
+    if (!object.is_object() || !object.value("metadata", json()).is_object()) return "the body is not an object with metadata";
+    if (!options_.schema) return "";
+    const auto problems = options_.schema->validate(object);
+    for (const auto& p : problems) invalid_.push_back(object.value("kind", std::string("?")) + ": " + p);
+    return problems.empty() ? "" : problems.front();
+}
+
 void FakeKubeApi::handle(SSL* ssl, const Request& request) {
     if (request.authorization != "Bearer " + options_.token) {
         respond(ssl, 401, status_body(401, "Unauthorized", "Unauthorized"));
         return;
     }
-    static const std::regex route(R"(/api/v1/namespaces/([a-z0-9-]+)/(pods|secrets)(?:/([a-z0-9.-]+))?)");
+    static const std::regex route(R"(/api/v1/namespaces/([a-z0-9-]+)/(pods|secrets|configmaps)(?:/([a-z0-9.-]+))?)");
     std::smatch m;
     if (!std::regex_match(request.path, m, route)) {
         respond(ssl, 404, status_body(404, "NotFound", "the server could not find the requested resource"));
@@ -266,7 +274,7 @@ void FakeKubeApi::handle(SSL* ssl, const Request& request) {
         for (const auto& [k, object] : objects)
             if (k.starts_with(ns + "/") && selected(object, selector)) items.push_back(object);
         const json list = {{"apiVersion", "v1"},
-                           {"kind", resource == "pods" ? "PodList" : "SecretList"},
+                           {"kind", resource == "pods" ? "PodList" : resource == "secrets" ? "SecretList" : "ConfigMapList"},
                            {"metadata", {{"resourceVersion", std::to_string(version_)}}},
                            {"items", items}};
         lock.unlock();
@@ -289,6 +297,15 @@ void FakeKubeApi::handle(SSL* ssl, const Request& request) {
             return;
         }
         json object = it->second;
+        const json options = json::parse(request.body.empty() ? "{}" : request.body, nullptr, false);
+        const std::string wanted = options.is_object() ? options.value("preconditions", json::object())
+                                                                 .value("resourceVersion", std::string())
+                                                       : std::string();
+        if (!wanted.empty() && wanted != object["metadata"].value("resourceVersion", std::string())) {
+            lock.unlock();
+            respond(ssl, 409, status_body(409, "Conflict", "the precondition on resourceVersion failed"));
+            return;
+        }
         objects.erase(it);
         stamp(object);
         if (resource == "pods") record("DELETED", object);
@@ -297,16 +314,38 @@ void FakeKubeApi::handle(SSL* ssl, const Request& request) {
         respond(ssl, 200, object);
         return;
     }
+    if (request.method == "PUT" && !name.empty()) {
+        json object = json::parse(request.body, nullptr, false);
+        const auto it = objects.find(key);
+        if (it == objects.end()) {
+            lock.unlock();
+            respond(ssl, 404, status_body(404, "NotFound", resource + " \"" + name + "\" not found"));
+            return;
+        }
+        if (const std::string problem = invalid_locked(object); !problem.empty()) {
+            lock.unlock();
+            respond(ssl, 422, status_body(422, "Invalid", problem));
+            return;
+        }
+        // Optimistic concurrency: the update must name the version it read.
+        if (object["metadata"].value("resourceVersion", std::string()) != it->second["metadata"].value("resourceVersion", std::string())) {
+            lock.unlock();
+            respond(ssl, 409, status_body(409, "Conflict", "the object has been modified; apply your changes to the latest version"));
+            return;
+        }
+        stamp(object);
+        it->second = object;
+        if (resource == "pods") record("MODIFIED", object);
+        lock.unlock();
+        respond(ssl, 200, object);
+        return;
+    }
     if (request.method == "POST" && name.empty()) {
         json object = json::parse(request.body, nullptr, false);
-        if (options_.schema) {
-            const auto problems = options_.schema->validate(object);
-            if (!problems.empty()) {
-                for (const auto& p : problems) invalid_.push_back(object.value("kind", std::string("?")) + ": " + p);
-                lock.unlock();
-                respond(ssl, 422, status_body(422, "Invalid", problems.front()));
-                return;
-            }
+        if (const std::string problem = invalid_locked(object); !problem.empty()) {
+            lock.unlock();
+            respond(ssl, 422, status_body(422, "Invalid", problem));
+            return;
         }
         const std::string object_name = object["metadata"].value("name", std::string());
         if (objects.count(ns + "/" + object_name)) {

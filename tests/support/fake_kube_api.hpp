@@ -78,6 +78,9 @@ private:
     void handle(SSL* ssl, const Request& request);
     void watch(SSL* ssl, const std::string& ns, const std::map<std::string, std::string>& query);
     std::string stamp(nlohmann::json& object);  // a new resourceVersion, under mu_
+    // Why object may not be stored ("" when it may): not an object, or the schema's first
+    // problem (all of them recorded); under mu_.
+    std::string invalid_locked(const nlohmann::json& object);
     void record(const std::string& type, const nlohmann::json& object);  // under mu_
 
     Options options_;

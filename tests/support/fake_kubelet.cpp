@@ -158,9 +158,11 @@ void FakeKubelet::start(const json& pod) {
         statuses.push_back(container_status(name, c));
     }
     std::string ip;
-    if (!first.empty())
-        ip = lines_of(run_command("docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' " + first).output)
-                 .front();
+    if (!first.empty()) {
+        const auto address =
+            lines_of(run_command("docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' " + first).output);
+        if (!address.empty()) ip = address.front();
+    }
     json status = {{"phase", failed ? "Pending" : "Running"},
                    {"podIP", ip},
                    {"conditions", json::array({{{"type", "PodScheduled"}, {"status", "True"}},

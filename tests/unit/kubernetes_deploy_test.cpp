@@ -76,10 +76,13 @@ TEST(KubernetesDeploy, EveryManifestIsValidAgainstTheApiSchema) {
 
 TEST(KubernetesDeploy, TheRoleAllowsExactlyWhatThePluginCalls) {
     // kubernetes_backend.cpp: pods are created, read, listed, watched and deleted; Secrets are
-    // created, listed (leftovers) and deleted. Nothing else, nowhere else.
+    // created, read (another gateway's worker key), listed (leftovers) and deleted; with
+    // share_sessions, claims (ConfigMaps) are created, read, listed, updated and deleted. Nothing
+    // else, nowhere else.
     const std::map<std::string, std::set<std::string>> calls = {
         {"pods", {"create", "get", "list", "watch", "delete"}},
-        {"secrets", {"create", "list", "delete"}},
+        {"secrets", {"create", "get", "list", "delete"}},
+        {"configmaps", {"create", "get", "list", "update", "delete"}},
     };
     const auto objects = manifests();
     const json& role = find(objects, "Role", "code-interpreter-gateway");
@@ -107,6 +110,11 @@ TEST(KubernetesDeploy, TheGatewaysConfigIsOneTheGatewayAcceptsAndMatchesItsPod) 
     // The image installs its plugins there (docker/gateway/Dockerfile).
     EXPECT_TRUE(plugin_paths.count("/usr/lib/code-interpreter/plugins/libci_kubernetes_backend.so"));
     EXPECT_TRUE(plugin_paths.count("/usr/lib/code-interpreter/plugins/libci_auth_token.so"));
+    // Several replicas need the shared directory of sessions.
+    const json& deployment = find(objects, "Deployment", "code-interpreter-gateway");
+    for (const auto& plugin : config.plugins)
+        if (plugin.name == "kubernetes-backend" && deployment["spec"]["replicas"].get<int>() > 1)
+            EXPECT_EQ(plugin.settings.value("share_sessions", false), true);
     // The workers' policy opens the port the plugin's agents listen on.
     const json& workers = find(objects, "NetworkPolicy", "code-interpreter-workers");
     EXPECT_EQ(workers["spec"]["ingress"][0]["ports"][0]["port"], kube::BackendSettings{}.agent_port);

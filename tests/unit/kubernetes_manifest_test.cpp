@@ -186,6 +186,31 @@ TEST(KubernetesSettings, DefaultsAndValuesAreRead) {
     EXPECT_EQ(s.start_timeout, std::chrono::seconds(30));
 }
 
+TEST(KubernetesSettings, SharedSessionsNeedAGatewayIdWhichDefaultsToTheHostName) {
+    const BackendSettings shared = parse_backend_settings(context({{"share_sessions", true}}), "gateway-5d9f-x2");
+    EXPECT_TRUE(shared.share_sessions);
+    EXPECT_EQ(shared.gateway_id, "gateway-5d9f-x2");
+    EXPECT_EQ(own_selector(shared), instance_selector(shared) + ",code-interpreter/gateway=gateway-5d9f-x2");
+    EXPECT_EQ(worker_pod(shared, "ns", spec())["metadata"]["labels"][kLabelGateway], "gateway-5d9f-x2");
+    EXPECT_EQ(parse_backend_settings(context({{"share_sessions", true}, {"gateway_id", "gw-1"}}), "h").gateway_id, "gw-1");
+    EXPECT_THROW(parse_backend_settings(context({{"share_sessions", true}}), ""), std::invalid_argument);
+    // Alone, a gateway's pods carry no gateway label and it lists them all.
+    EXPECT_FALSE(worker_pod(BackendSettings{}, "ns", spec())["metadata"]["labels"].contains(kLabelGateway));
+    EXPECT_EQ(own_selector(BackendSettings{}), instance_selector(BackendSettings{}));
+}
+
+TEST(KubernetesManifest, ASessionsClaimIsAValidConfigMapNamingItsWorker) {
+    BackendSettings shared;
+    shared.share_sessions = true;
+    shared.gateway_id = "gw-1";
+    const json claim = session_claim(shared, "ns", std::string(64, 'f'), "0123456789ab", 1700000000000);
+    EXPECT_EQ(claim["metadata"]["name"], "ci-session-" + std::string(64, 'f'));
+    EXPECT_EQ(claim["metadata"]["labels"][kLabelWorkerId], "0123456789ab");
+    EXPECT_EQ(claim["data"]["worker"], "0123456789ab");
+    EXPECT_EQ(claim["data"]["renewed"], "1700000000000");
+    expect_valid(claim);
+}
+
 TEST(KubernetesSettings, MistakesAreRefusedNamingTheKey) {
     const std::vector<std::pair<json, std::string>> bad = {
         {{{"namespace", "Not_A_Name"}}, "plugins.kubernetes-backend.namespace"},
@@ -197,6 +222,7 @@ TEST(KubernetesSettings, MistakesAreRefusedNamingTheKey) {
         {{{"tolerations", {{{"key", "k"}, {"operater", "Exists"}}}}}, "plugins.kubernetes-backend.tolerations[0].operater"},
         {{{"tolerations", {{{"effect", "Sometimes"}}}}}, "plugins.kubernetes-backend.tolerations[0].effect"},
         {{{"start_timeout", 0}}, "plugins.kubernetes-backend.start_timeout"},
+        {{{"share_sessions", true}, {"gateway_id", "-bad-"}}, "plugins.kubernetes-backend.gateway_id"},
         {{{"imag", "x"}}, "plugins.kubernetes-backend.imag"},
     };
     for (const auto& [table, key] : bad) {

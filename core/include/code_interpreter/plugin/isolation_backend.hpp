@@ -2,6 +2,7 @@
 // Isolation backend: makes, inspects and removes the sandboxes (workers) that run the agent.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,15 @@ struct WorkerStatus {
     std::string detail;  // backend's words, for logs and error bodies
 };
 
+// Several gateways, one set of sessions: a backend whose workers every gateway of a deployment can
+// reach may keep, in a directory they all share, which worker each session lives on (its claim)
+// and when a gateway last said it served the session (so that none ends a session another uses).
+struct SessionClaim {
+    WorkerHandle worker;
+    std::string agent_key;
+    std::int64_t renewed_unix_ms = 0;  // the claim's last renewal (or its making), Unix time
+};
+
 class IsolationBackend {
 public:
     virtual ~IsolationBackend() = default;
@@ -56,6 +66,30 @@ public:
     // gateway adopts the running ones it knows (see WorkerHandle::stale) and destroys the rest.
     virtual Result<std::vector<WorkerHandle>> list_workers() = 0;
     virtual Result<WorkerStatus> inspect_worker(const std::string& worker_id) = 0;
+
+    // The shared directory of sessions, for backends that have one (the defaults: none; sessions
+    // are then each gateway's own). With one, list_workers lists only the workers this gateway
+    // made, never one another gateway may serve. session: 64 lowercase hex characters naming a
+    // session (a hash of its tenant and user).
+    virtual bool shares_sessions() const { return false; }
+    // The worker claimed for session with its key, or nullopt: none (a claim whose worker is gone
+    // is removed and reads as none).
+    virtual Result<std::optional<SessionClaim>> find_session(const std::string& session) {
+        (void)session;
+        return Result<std::optional<SessionClaim>>::success(std::nullopt);
+    }
+    // Claims worker_id, leased by this gateway, for session; fails with FailureKind::conflict when
+    // another claim exists (find_session names it).
+    virtual Status claim_session(const std::string& session, const std::string& worker_id) {
+        (void)session;
+        (void)worker_id;
+        return Status::success();
+    }
+    // Records that this gateway serves session now (renewed_unix_ms).
+    virtual Status renew_session(const std::string& session) {
+        (void)session;
+        return Status::success();
+    }
 };
 
 using IsolationFactory = std::unique_ptr<IsolationBackend>(const PluginContext&);

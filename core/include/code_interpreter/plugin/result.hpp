@@ -13,6 +13,7 @@ enum class FailureKind {
     unavailable,  // the service the plugin drives (a daemon, an API) cannot be reached now
     not_found,    // something the operator must provide is missing (an image, a template...)
     exhausted,    // the host ran out of something (disk space, loop devices, addresses...)
+    conflict,     // someone else got there first (another gateway's claim on a session)
 };
 
 inline const char* to_string(FailureKind kind) {
@@ -21,6 +22,7 @@ inline const char* to_string(FailureKind kind) {
         case FailureKind::unavailable: return "unavailable";
         case FailureKind::not_found: return "not_found";
         case FailureKind::exhausted: return "exhausted";
+        case FailureKind::conflict: return "conflict";
     }
     return "failed";
 }

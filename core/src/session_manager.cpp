@@ -31,6 +31,8 @@ constexpr auto kRenewEvery = std::chrono::seconds(30);
 // Claim races lost in a row before a session's creation gives up (each loss means another
 // gateway's claim appeared, which the next attempt finds).
 constexpr int kClaimAttempts = 3;
+// How often a gateway sharing sessions sweeps the directory for sessions no gateway serves.
+constexpr auto kSweepEvery = std::chrono::seconds(60);
 
 // The session's name in the shared directory: its tenant and user, hashed.
 std::string session_claim_name(const std::string& user) {
@@ -106,6 +108,7 @@ void SessionManager::reap() {
     for (auto& worker : to_retire) pool_.retire(worker, "session expired");
     for (auto& [worker, claim] : to_expire_shared)
         tasks_.post([this, worker, claim] { expire_shared(worker, claim); });
+    sweep_abandoned();
     tasks_.post_after(kReapInterval, [this] { reap(); });
 }
 
@@ -223,6 +226,22 @@ void SessionManager::let_go(const WorkerPtr& worker, const std::string& claim, b
         pool_.forget(worker, why);
     else
         pool_.retire(worker, why);
+}
+
+// Sessions that every gateway left idle (or whose gateways are gone) are in no gateway's reaper:
+// the directory is swept for claims renewed before the idle timeout (plus the renewal period).
+void SessionManager::sweep_abandoned() {
+    if (!pool_.shares_sessions() || limits_.session_idle_timeout.count() == 0 || Clock::now() < next_sweep_) return;
+    next_sweep_ = Clock::now() + kSweepEvery;
+    const std::int64_t renewed_before =
+        unix_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(limits_.session_idle_timeout + kRenewEvery).count();
+    tasks_.post([this, renewed_before] {
+        auto removed = pool_.remove_idle_sessions(renewed_before);
+        if (!removed.ok())
+            log_warn("sweeping the shared session directory: " + removed.error());
+        else if (removed.value() > 0)
+            log_info("removed " + std::to_string(removed.value()) + " session(s) that no gateway served within the idle timeout");
+    });
 }
 
 void SessionManager::expire_shared(WorkerPtr worker, std::string claim) {

@@ -133,6 +133,8 @@ private:
     void let_go(const WorkerPtr& worker, const std::string& claim, bool keep, const std::string& why);
     // An idle shared session: destroyed unless another gateway renewed its claim lately.
     void expire_shared(WorkerPtr worker, std::string claim);
+    // From the reaper, at most every minute: removes the sessions no gateway renewed lately.
+    void sweep_abandoned();
     // Starts the next queued execution if the session is idle and a running slot is free (else the
     // session waits for one). Called with mu_ held.
     void start_next(const std::string& user, Session& session);
@@ -185,6 +187,8 @@ private:
     // also expiry order.
     std::map<std::uint64_t, Clock::time_point> holding_slot_;
     bool slot_timer_armed_ = false;
+    // Shared sessions: when the reaper next asks the directory to remove abandoned sessions.
+    Clock::time_point next_sweep_{};
     std::uint64_t next_execution_ = 1;
     bool draining_ = false;
     bool shutting_down_ = false;

@@ -412,6 +412,10 @@ plugin::Status WorkerPool::renew_session(const std::string& session) {
     return guarded("renew_session", [&] { return backend_.renew_session(session); });
 }
 
+plugin::Result<int> WorkerPool::remove_idle_sessions(std::int64_t renewed_before_unix_ms) {
+    return guarded("remove_idle_sessions", [&] { return backend_.remove_idle_sessions(renewed_before_unix_ms); });
+}
+
 WorkerPtr WorkerPool::lease_claimed(const plugin::SessionClaim& claim) {
     auto worker = std::make_shared<const Worker>(Worker{claim.worker.worker_id, claim.agent_key, claim.worker, false});
     {

@@ -72,6 +72,7 @@ public:
     plugin::Result<std::optional<plugin::SessionClaim>> find_session(const std::string& session);
     plugin::Status claim_session(const std::string& session, const WorkerPtr& worker);
     plugin::Status renew_session(const std::string& session);
+    plugin::Result<int> remove_idle_sessions(std::int64_t renewed_before_unix_ms);
     // Leases here too a worker another gateway claimed for a session: connected and counted as
     // leased, not saved (this gateway's restart finds it in the directory again).
     WorkerPtr lease_claimed(const plugin::SessionClaim& claim);

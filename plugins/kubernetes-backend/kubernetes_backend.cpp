@@ -334,6 +334,31 @@ Status KubernetesBackend::renew_session(const std::string& session) {
     return Status::success();  // renewed by another gateway just now: as good
 }
 
+Result<int> KubernetesBackend::remove_idle_sessions(std::int64_t renewed_before_unix_ms) {
+    const auto claims = api_.call("GET", api_.path("configmaps") + "?" +
+                                             ApiClient::query("labelSelector", instance_selector(settings_)));
+    if (!claims.ok()) return Result<int>::failure(claims.error(), claims.kind());
+    if (claims.value().status != 200)
+        return Result<int>::failure(refused("listing claims", claims.value()), kind_of(claims.value().status));
+    int removed = 0;
+    for (const json& claim : claims.value().json().value("items", json::array())) {
+        const json data = claim.value("data", json::object());
+        std::int64_t renewed = 0;
+        try {
+            renewed = std::stoll(data.value("renewed", std::string("0")));
+        } catch (const std::exception&) {
+            renewed = 0;  // unreadable: as old as can be
+        }
+        const std::string worker_id = data.value("worker", std::string());
+        if (renewed >= renewed_before_unix_ms || worker_id.empty()) continue;
+        log_(LogLevel::info, "removing worker " + worker_id + ": its session's claim " + object_name(claim) +
+                                 " was not renewed by any gateway within the idle timeout");
+        if (const Status status = destroy_worker(worker_id); !status.ok()) return Result<int>::failure(status.error(), status.kind());
+        ++removed;
+    }
+    return Result<int>::success(removed);
+}
+
 std::optional<std::optional<json>> KubernetesBackend::watched(const std::string& name) {
     std::lock_guard lock(mu_);
     if (!in_step_) return std::nullopt;

@@ -44,6 +44,7 @@ public:
     plugin::Result<std::optional<plugin::SessionClaim>> find_session(const std::string& session) override;
     plugin::Status claim_session(const std::string& session, const std::string& worker_id) override;
     plugin::Status renew_session(const std::string& session) override;
+    plugin::Result<int> remove_idle_sessions(std::int64_t renewed_before_unix_ms) override;
 
 private:
     void watch_loop();

@@ -372,7 +372,7 @@ TEST_F(SharedSessionsTest, AGatewayThatStopsLosesNoSession) {
     ASSERT_EQ(http_request("POST", a_->url("/api/v1/release"), json{{"user_uuid", user}}.dump(), kUserToken).status, 200);
 }
 
-TEST(KubernetesSharedLeftovers, AGoneGatewaysIdleWorkersAreRemovedItsClaimedOnesAndALiveOnesAreNot) {
+TEST(KubernetesSharedLeftovers, AGoneGatewaysIdleWorkersAndAbandonedSessionsGoOthersStay) {
     Cluster cluster;
     const std::string instance = instance_name("kube-shared-left");
     auto worker = [&](const std::string& id, const std::string& gateway) {
@@ -385,16 +385,23 @@ TEST(KubernetesSharedLeftovers, AGoneGatewaysIdleWorkersAreRemovedItsClaimedOnes
     cluster.api().put("pods", worker("00000000000c", "gw-gone"));  // idle, its gateway gone: removed
     cluster.api().put("pods", worker("00000000000d", "gw-gone"));  // claimed by a session: kept
     cluster.api().put("pods", worker("00000000000e", "gw-live"));  // another live gateway's: kept
-    cluster.api().put("configmaps", {{"apiVersion", "v1"},
-                                     {"kind", "ConfigMap"},
-                                     {"metadata",
-                                      {{"name", "ci-session-" + std::string(64, 'a')},
-                                       {"namespace", kNamespace},
-                                       {"labels",
-                                        {{"code-interpreter/managed", "true"},
-                                         {"code-interpreter/instance", instance},
-                                         {"code-interpreter/worker-id", "00000000000d"}}}}},
-                                     {"data", {{"worker", "00000000000d"}, {"gateway", "gw-gone"}, {"renewed", "0"}}}});
+    cluster.api().put("pods", worker("00000000000f", "gw-gone"));  // claimed, but abandoned: swept
+    auto claim = [&](char session, const std::string& id, std::int64_t renewed) {
+        return json{{"apiVersion", "v1"},
+                    {"kind", "ConfigMap"},
+                    {"metadata",
+                     {{"name", "ci-session-" + std::string(64, session)},
+                      {"namespace", kNamespace},
+                      {"labels",
+                       {{"code-interpreter/managed", "true"},
+                        {"code-interpreter/instance", instance},
+                        {"code-interpreter/worker-id", id}}}}},
+                    {"data", {{"worker", id}, {"gateway", "gw-gone"}, {"renewed", std::to_string(renewed)}}}};
+    };
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    cluster.api().put("configmaps", claim('a', "00000000000d", now_ms));              // renewed just now
+    cluster.api().put("configmaps", claim('b', "00000000000f", now_ms - 7'200'000));  // two hours ago
     TestGatewayOptions options{.min_idle = 1, .max_total = 2, .timeout_s = 30};
     options.loop_disk = false;
     options.isolation_toml =
@@ -405,6 +412,10 @@ TEST(KubernetesSharedLeftovers, AGoneGatewaysIdleWorkersAreRemovedItsClaimedOnes
         EXPECT_TRUE(wait_until([&] { return !cluster.api().object("pods", kNamespace, "ci-worker-00000000000c"); }, 20s));
         EXPECT_TRUE(cluster.api().object("pods", kNamespace, "ci-worker-00000000000d"));
         EXPECT_TRUE(cluster.api().object("pods", kNamespace, "ci-worker-00000000000e"));
+        // Past the idle timeout (an hour) with no renewal: the sweep removes it and its claim.
+        EXPECT_TRUE(wait_until([&] { return !cluster.api().object("pods", kNamespace, "ci-worker-00000000000f"); }, 20s));
+        EXPECT_FALSE(cluster.api().object("configmaps", kNamespace, "ci-session-" + std::string(64, 'b')));
+        EXPECT_TRUE(cluster.api().object("configmaps", kNamespace, "ci-session-" + std::string(64, 'a')));
     }
     EXPECT_TRUE(wait_until([&] { return cluster.kubelet().running_containers() == 0; }, 20s));
 }

@@ -90,6 +90,13 @@ public:
         (void)session;
         return Status::success();
     }
+    // Destroys the workers (and claims) of the sessions whose claims no gateway renewed since
+    // renewed_before_unix_ms: sessions every gateway left idle, those of gateways that are gone
+    // included. Returns how many.
+    virtual Result<int> remove_idle_sessions(std::int64_t renewed_before_unix_ms) {
+        (void)renewed_before_unix_ms;
+        return Result<int>::success(0);
+    }
 };
 
 using IsolationFactory = std::unique_ptr<IsolationBackend>(const PluginContext&);

@@ -21,7 +21,7 @@ case "$profile" in
 esac
 mkdir -p "$build"
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$log" 2>&1 ||
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$log" 2>&1 ||
     { cat "$log" >&2; echo "build: cmake configure failed" >&2; exit 1; }
 fi
 echo "build: compiling (log: $log)"

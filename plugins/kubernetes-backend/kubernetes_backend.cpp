@@ -43,6 +43,15 @@ std::int64_t unix_ms_now() {
         .count();
 }
 
+// A claim's "renewed" (Unix ms); an unreadable one reads as the oldest possible.
+std::int64_t renewed_of(const json& claim) {
+    try {
+        return std::stoll(claim.value("data", json::object()).value("renewed", std::string("0")));
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
 std::optional<std::string> base64_decode(const std::string& text) {
     if (text.size() % 4 != 0) return std::nullopt;
     std::string out(text.size() / 4 * 3, '\0');
@@ -157,6 +166,14 @@ Result<plugin::WorkerHandle> KubernetesBackend::create_worker(const plugin::Work
     }
 }
 
+Result<json> KubernetesBackend::list(const char* resource, const std::string& selector) {
+    const auto r = api_.call("GET", api_.path(resource) + "?" + ApiClient::query("labelSelector", selector));
+    if (!r.ok()) return Result<json>::failure(r.error(), r.kind());
+    if (r.value().status != 200)
+        return Result<json>::failure(refused(std::string("listing ") + resource, r.value()), kind_of(r.value().status));
+    return Result<json>::success(r.value().json());
+}
+
 Status KubernetesBackend::destroy_worker(const std::string& worker_id) {
     const std::string name = worker_object_name(worker_id);
     const json options = delete_options();
@@ -164,11 +181,9 @@ Status KubernetesBackend::destroy_worker(const std::string& worker_id) {
     FailureKind kind = FailureKind::other;
     std::vector<std::pair<std::string, std::string>> objects = {{"pods", name}, {"secrets", name}};
     if (settings_.share_sessions) {  // and its session's claim
-        const auto claims = api_.call("GET", api_.path("configmaps") + "?" +
-                                                 ApiClient::query("labelSelector", instance_selector(settings_) + "," +
-                                                                                       kLabelWorkerId + "=" + worker_id));
+        const auto claims = list("configmaps", instance_selector(settings_) + "," + kLabelWorkerId + "=" + worker_id);
         if (!claims.ok()) return Status::failure(claims.error(), claims.kind());
-        for (const json& claim : claims.value().json().value("items", json::array()))
+        for (const json& claim : claims.value().value("items", json::array()))
             objects.emplace_back("configmaps", object_name(claim));
     }
     for (const auto& [resource, object] : objects) {
@@ -188,11 +203,9 @@ Result<std::vector<plugin::WorkerHandle>> KubernetesBackend::list_workers() {
     using Handles = std::vector<plugin::WorkerHandle>;
     // With share_sessions: this gateway's workers, and those of gateways that are gone (a gateway's
     // id is its pod's name: no such pod, no such gateway); never a claimed one (below).
-    const std::string selector = "?" + ApiClient::query("labelSelector", instance_selector(settings_));
-    const auto pods = api_.call("GET", api_.path("pods") + selector);
+    const std::string selector = instance_selector(settings_);
+    const auto pods = list("pods", selector);
     if (!pods.ok()) return Result<Handles>::failure(pods.error(), pods.kind());
-    if (pods.value().status != 200)
-        return Result<Handles>::failure(refused("listing pods", pods.value()), kind_of(pods.value().status));
     std::map<std::string, bool> gateway_gone;  // another gateway's id -> whether it is gone
     auto listed = [&](const json& object) -> Result<bool> {
         const std::string gateway = label_of(object, kLabelGateway);
@@ -205,26 +218,21 @@ Result<std::vector<plugin::WorkerHandle>> KubernetesBackend::list_workers() {
         }
         return Result<bool>::success(gateway_gone[gateway]);
     };
-    const auto secrets = api_.call("GET", api_.path("secrets") + selector);
+    const auto secrets = list("secrets", selector);
     if (!secrets.ok()) return Result<Handles>::failure(secrets.error(), secrets.kind());
-    if (secrets.value().status != 200)
-        return Result<Handles>::failure(refused("listing secrets", secrets.value()), kind_of(secrets.value().status));
 
     // A claimed worker serves a session any gateway may take up: never this gateway's to remove.
     std::set<std::string> claimed;
     if (settings_.share_sessions) {
-        const auto claims = api_.call("GET", api_.path("configmaps") + "?" +
-                                                 ApiClient::query("labelSelector", instance_selector(settings_)));
+        const auto claims = list("configmaps", selector);
         if (!claims.ok()) return Result<Handles>::failure(claims.error(), claims.kind());
-        if (claims.value().status != 200)
-            return Result<Handles>::failure(refused("listing claims", claims.value()), kind_of(claims.value().status));
-        for (const json& claim : claims.value().json().value("items", json::array()))
+        for (const json& claim : claims.value().value("items", json::array()))
             claimed.insert(label_of(claim, kLabelWorkerId));
     }
     Handles out;
     std::set<std::string> with_pod;
     const std::string fingerprint = template_fingerprint(settings_);
-    for (const json& pod : pods.value().json().value("items", json::array())) {
+    for (const json& pod : pods.value().value("items", json::array())) {
         const std::string id = label_of(pod, kLabelWorkerId);
         if (id.empty()) continue;
         with_pod.insert(id);
@@ -241,7 +249,7 @@ Result<std::vector<plugin::WorkerHandle>> KubernetesBackend::list_workers() {
             handle.stale = std::string("not running (") + condition_name(state.condition) + ")";
         out.push_back(std::move(handle));
     }
-    for (const json& secret : secrets.value().json().value("items", json::array())) {
+    for (const json& secret : secrets.value().value("items", json::array())) {
         const std::string id = label_of(secret, kLabelWorkerId);
         const auto ours = listed(secret);
         if (!ours.ok()) return Result<Handles>::failure(ours.error(), ours.kind());
@@ -294,13 +302,7 @@ Result<std::optional<plugin::SessionClaim>> KubernetesBackend::find_session(cons
     const auto key =
         base64_decode(secret.value().json().value("data", json::object()).value(kSecretKeyField, std::string()));
     if (!key || key->empty()) return Found::failure("Secret " + name + " holds no agent key", FailureKind::other);
-    plugin::SessionClaim found{{worker_id, name, endpoint_of(state.pod_ip), ""}, *key, 0};
-    try {
-        found.renewed_unix_ms = std::stoll(data.value("renewed", std::string("0")));
-    } catch (const std::exception&) {
-        found.renewed_unix_ms = 0;
-    }
-    return Found::success(std::move(found));
+    return Found::success(plugin::SessionClaim{{worker_id, name, endpoint_of(state.pod_ip), ""}, *key, renewed_of(object)});
 }
 
 Status KubernetesBackend::claim_session(const std::string& session, const std::string& worker_id) {
@@ -335,22 +337,12 @@ Status KubernetesBackend::renew_session(const std::string& session) {
 }
 
 Result<int> KubernetesBackend::remove_idle_sessions(std::int64_t renewed_before_unix_ms) {
-    const auto claims = api_.call("GET", api_.path("configmaps") + "?" +
-                                             ApiClient::query("labelSelector", instance_selector(settings_)));
+    const auto claims = list("configmaps", instance_selector(settings_));
     if (!claims.ok()) return Result<int>::failure(claims.error(), claims.kind());
-    if (claims.value().status != 200)
-        return Result<int>::failure(refused("listing claims", claims.value()), kind_of(claims.value().status));
     int removed = 0;
-    for (const json& claim : claims.value().json().value("items", json::array())) {
-        const json data = claim.value("data", json::object());
-        std::int64_t renewed = 0;
-        try {
-            renewed = std::stoll(data.value("renewed", std::string("0")));
-        } catch (const std::exception&) {
-            renewed = 0;  // unreadable: as old as can be
-        }
-        const std::string worker_id = data.value("worker", std::string());
-        if (renewed >= renewed_before_unix_ms || worker_id.empty()) continue;
+    for (const json& claim : claims.value().value("items", json::array())) {
+        const std::string worker_id = claim.value("data", json::object()).value("worker", std::string());
+        if (renewed_of(claim) >= renewed_before_unix_ms || worker_id.empty()) continue;
         log_(LogLevel::info, "removing worker " + worker_id + ": its session's claim " + object_name(claim) +
                                  " was not renewed by any gateway within the idle timeout");
         if (const Status status = destroy_worker(worker_id); !status.ok()) return Result<int>::failure(status.error(), status.kind());
@@ -394,13 +386,11 @@ void KubernetesBackend::watch_loop() {
 }
 
 std::string KubernetesBackend::list_and_watch() {
-    const std::string selector = ApiClient::query("labelSelector", instance_selector(settings_));
-    const auto listed = api_.call("GET", api_.path("pods") + "?" + selector);
+    const auto listed = list("pods", instance_selector(settings_));
     if (!listed.ok()) return listed.error();
-    if (listed.value().status != 200) return refused("listing pods", listed.value());
     try {
         std::lock_guard lock(mu_);
-        pods_.replace(listed.value().json());
+        pods_.replace(listed.value());
         in_step_ = true;
     } catch (const WatchStreamError& e) {
         return std::string("listing pods: ") + e.what();
@@ -417,7 +407,9 @@ std::string KubernetesBackend::list_and_watch() {
             std::lock_guard lock(mu_);
             version = pods_.resource_version();
         }
-        const std::string path = api_.path("pods") + "?watch=1&" + selector + "&" + ApiClient::query("resourceVersion", version) +
+        const std::string path = api_.path("pods") + "?watch=1&" +
+                                 ApiClient::query("labelSelector", instance_selector(settings_)) + "&" +
+                                 ApiClient::query("resourceVersion", version) +
                                  "&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(kWatchSeconds);
         WatchStream stream;
         bool relist = false;

@@ -54,6 +54,8 @@ private:
     // The pod as the watch last saw it; nullopt when the watch is not in step (then ask the API).
     std::optional<std::optional<nlohmann::json>> watched(const std::string& name);
     plugin::Result<std::optional<nlohmann::json>> get_pod(const std::string& name);
+    // A collection by label selector ("pods", "secrets", "configmaps"): the list, or why not.
+    plugin::Result<nlohmann::json> list(const char* resource, const std::string& selector);
     std::string endpoint_of(const std::string& pod_ip) const;
 
     const BackendSettings settings_;

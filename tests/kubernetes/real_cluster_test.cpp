@@ -22,6 +22,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "api_helpers.hpp"
+#include "code_interpreter/protocol/base64.hpp"
 #include "http_client.hpp"
 #include "test_gateway.hpp"
 
@@ -34,24 +35,6 @@ using nlohmann::json;
 std::string environment(const char* name, const std::string& fallback = "") {
     const char* value = std::getenv(name);
     return value && *value ? value : fallback;
-}
-
-std::string base64_decode(const std::string& text) {
-    static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (char c : text) {
-        const auto at = alphabet.find(c);
-        if (at == std::string::npos) continue;  // padding, line breaks
-        buffer = buffer << 6 | static_cast<unsigned>(at);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>(buffer >> bits & 0xff);
-        }
-    }
-    return out;
 }
 
 // The cluster the environment names, as the plugin's settings; nullopt (with why) when none.
@@ -89,7 +72,8 @@ std::optional<RealCluster> real_cluster(const std::string& dir, std::string& why
     }
     if (cluster["certificate-authority-data"]) {
         out.ca_file = dir + "/ca.crt";
-        std::ofstream(out.ca_file) << base64_decode(cluster["certificate-authority-data"].as<std::string>());
+        std::ofstream(out.ca_file)
+            << protocol::base64_decode(cluster["certificate-authority-data"].as<std::string>()).value_or("");
     } else {
         out.ca_file = cluster["certificate-authority"].as<std::string>("");
     }

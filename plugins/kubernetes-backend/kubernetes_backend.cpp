@@ -284,6 +284,10 @@ Result<std::optional<plugin::SessionClaim>> KubernetesBackend::find_session(cons
     const json object = claim.value().json();
     const json data = object.value("data", json::object());
     const std::string worker_id = data.value("worker", std::string());
+    // The id goes into API paths: only what the core makes (12 lowercase hex characters).
+    if (worker_id.size() != 12 ||
+        worker_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return Found::failure("claim " + claim_name + " names no valid worker id", FailureKind::other);
     const std::string name = worker_object_name(worker_id);
     auto pod = get_pod(name);
     if (!pod.ok()) return Found::failure(pod.error(), pod.kind());

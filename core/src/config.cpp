@@ -16,7 +16,9 @@
 #include <toml++/toml.h>
 
 #include "code_interpreter/plugin/settings.hpp"
+#include "code_interpreter/plugin/isolation_backend.hpp"
 #include "code_interpreter/protocol/agent_protocol.hpp"
+#include "code_interpreter/protocol/preload.hpp"
 
 namespace ci {
 namespace {
@@ -115,6 +117,8 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     if (!c.pool.state_file.empty()) c.pool.state_file = resolve_path(config_dir, c.pool.state_file);
     c.pool.drain_timeout = pool.seconds("drain_timeout", c.pool.drain_timeout);
     c.pool.keep_workers_on_stop = pool.flag("keep_workers_on_stop", c.pool.keep_workers_on_stop);
+    c.pool.arrival_window = pool.seconds("arrival_window", c.pool.arrival_window);
+    c.pool.low_priority_refills = pool.flag("low_priority_refills", c.pool.low_priority_refills);
     pool.reject_unknown();
 
     plugin::Settings worker(section(doc, "worker"), "worker");
@@ -123,6 +127,7 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     c.worker.disk_mb = worker.integer("disk_mb", c.worker.disk_mb);
     c.worker.pids_limit = worker.integer("pids_limit", c.worker.pids_limit);
     c.worker.tmp_mb = worker.integer("tmp_mb", c.worker.tmp_mb);
+    c.worker.preload = worker.texts("preload", c.worker.preload);
     worker.reject_unknown();
 
     plugin::Settings execution(section(doc, "execution"), "execution");
@@ -309,6 +314,12 @@ void validate(const GatewayConfig& c) {
     if (c.worker.disk_mb < 1) fail("worker.disk_mb", "must be at least 1");
     if (c.worker.tmp_mb < 1) fail("worker.tmp_mb", "must be at least 1");
     if (c.worker.pids_limit < 16) fail("worker.pids_limit", "must be at least 16");
+    for (const auto& module : c.worker.preload)
+        if (!protocol::is_module_name(module))
+            fail("worker.preload", "\"" + module + "\" is not a Python module name (dotted identifiers, e.g. \"matplotlib.pyplot\")");
+    if (!protocol::parse_preload_list(plugin::preload_argument(c.worker.preload)))
+        fail("worker.preload", "must name at most " + std::to_string(protocol::kMaxPreloadModules) +
+                                   " modules, each once");
     if (c.execution.timeout.count() <= 0) fail("execution.timeout", "must be positive");
     if (c.execution.max_output_bytes < 1 || c.execution.max_output_bytes > protocol::kMaxOutputBytesCeiling)
         fail("execution.max_output_bytes", "must be between 1 and " + std::to_string(protocol::kMaxOutputBytesCeiling));

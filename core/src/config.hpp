@@ -43,6 +43,11 @@ struct PoolConfig {
     // or kept for the next start to adopt when keep_workers_on_stop.
     std::chrono::milliseconds drain_timeout{30'000};
     bool keep_workers_on_stop = false;
+    // The idle target follows demand: at least as many idle workers as sessions started within
+    // this window (never beyond max_total_workers); 0 keeps it at min_idle_workers.
+    std::chrono::milliseconds arrival_window{60'000};
+    // Refills (workers made with no session waiting) run at a low CPU priority until leased.
+    bool low_priority_refills = true;
 };
 
 struct WorkerConfig {
@@ -51,6 +56,9 @@ struct WorkerConfig {
     std::uint64_t disk_mb = 500;
     std::uint64_t pids_limit = 256;
     std::uint64_t tmp_mb = 64;
+    // Imported by every worker's kernel before the worker is ready: a session's first cell does
+    // not pay for them (matplotlib.pyplot also gets its inline backend and default font ready).
+    std::vector<std::string> preload = {"numpy", "pandas", "matplotlib.pyplot"};
 };
 
 enum class TimeoutPolicy { recycle, interrupt };

@@ -23,6 +23,7 @@ void handle_status(const Request&, ResponseWriter writer, ApiServices& services,
         {"creating_workers", pool.creating},
         {"destroying_workers", pool.destroying},
         {"waiting_sessions", pool.waiting},
+        {"idle_target", pool.idle_target},
         {"sessions", sessions.sessions},
         {"running_executions", sessions.running},
         {"queued_executions", sessions.queued},
@@ -40,6 +41,12 @@ void handle_status(const Request&, ResponseWriter writer, ApiServices& services,
           {"worker_ram_mb", c.worker.ram_mb},
           {"worker_disk_mb", c.worker.disk_mb},
           {"execution_timeout_ms", c.execution.timeout.count()}}},
+        // What a worker costs to make, with the modules it imports before it is ready.
+        {"worker_start",
+         {{"preload", c.worker.preload},
+          {"samples", pool.ready_samples},
+          {"ready_ms_p50", pool.ready_samples ? nlohmann::json(pool.ready_ms_p50) : nlohmann::json(nullptr)},
+          {"ready_ms_max", pool.ready_samples ? nlohmann::json(pool.ready_ms_max) : nlohmann::json(nullptr)}}},
     };
     send_json(writer, 200, dump(body));
 }

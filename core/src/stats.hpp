@@ -23,6 +23,11 @@ struct PoolStats {
     // The first min_idle_workers workers since start are not all ready yet (the original's
     // is_initializing).
     bool initializing = false;
+    int idle_target = 0;  // min_idle_workers, raised by recent arrivals (pool.arrival_window)
+    // Time from a creation's start to its agent's first answer, over the latest creations.
+    int ready_samples = 0;
+    std::int64_t ready_ms_p50 = 0;
+    std::int64_t ready_ms_max = 0;
 };
 
 struct SessionStats {

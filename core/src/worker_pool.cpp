@@ -21,6 +21,8 @@ constexpr auto kReconcileInterval = std::chrono::seconds(1);
 constexpr auto kRefillDelay = std::chrono::milliseconds(100);
 // A worker being created is inspected once it has taken this long (its container may be dead).
 constexpr auto kInspectStartingAfter = std::chrono::seconds(1);
+// How many of the latest creations /status summarises (ready_ms_p50, ready_ms_max).
+constexpr std::size_t kReadySamples = 32;
 // How long a saved worker's agent has to answer before it is not adopted.
 constexpr auto kAdoptPingTimeout = std::chrono::seconds(5);
 
@@ -194,11 +196,13 @@ void WorkerPool::acquire(AcquireCallback callback) {
         callback(nullptr, ApiError{ErrorReason::shutting_down, "the gateway is stopping"});
         return;
     }
+    note_arrival_locked(Clock::now());
     if (!idle_.empty()) {
         WorkerPtr worker = idle_.front();
         idle_.pop_front();
         ++leased_;
         lock.unlock();
+        raise_priority(worker);
         callback(std::move(worker), std::nullopt);
         // Replace it in the background, a moment later: a creation's first steps take both cores
         // of a small host for a while, and the new session's first execution should not wait.
@@ -260,6 +264,7 @@ void WorkerPool::expire_waiter(std::uint64_t id) {
 // workers, within max_total_workers and create_concurrency.
 void WorkerPool::fill() {
     int to_start = 0;
+    int for_demand = 0;
     {
         std::lock_guard lock(mu_);
         if (shutting_down_) return;
@@ -279,18 +284,59 @@ void WorkerPool::fill() {
         }
         int idle = static_cast<int>(idle_.size());
         int total = idle + creating_ + leased_ + destroying_;
-        int wanted = static_cast<int>(waiters_.size()) + pool_.min_idle_workers - idle - creating_;
+        const int waiting = static_cast<int>(waiters_.size());
+        int wanted = waiting + idle_target_locked(now) - idle - creating_;
         int room = pool_.max_total_workers - total;
         int concurrency = pool_.create_concurrency - creating_;
         // After a failure, probe with one creation at a time.
         if (consecutive_failures_ > 0) concurrency = std::min(concurrency, 1 - creating_);
         to_start = std::max(0, std::min({wanted, room, concurrency}));
+        // Waiting sessions not yet covered by a creation get the first ones, at full priority.
+        for_demand = std::clamp(waiting - creating_, 0, to_start);
         creating_ += to_start;
     }
-    for (int i = 0; i < to_start; ++i) tasks_.post([this] { create_one(); });
+    for (int i = 0; i < to_start; ++i) {
+        const bool ahead = pool_.low_priority_refills && i >= for_demand;
+        tasks_.post([this, ahead] { create_one(ahead); });
+    }
 }
 
-void WorkerPool::create_one() {
+void WorkerPool::note_arrival_locked(Clock::time_point now) {
+    if (pool_.arrival_window.count() <= 0) return;
+    while (!arrivals_.empty() && now - arrivals_.front() >= pool_.arrival_window) arrivals_.pop_front();
+    arrivals_.push_back(now);
+}
+
+int WorkerPool::idle_target_locked(Clock::time_point now) const {
+    const auto recent = std::upper_bound(arrivals_.begin(), arrivals_.end(), now - pool_.arrival_window);
+    return std::max(pool_.min_idle_workers, static_cast<int>(arrivals_.end() - recent));
+}
+
+// Idle workers beyond the target once the arrivals that raised it have aged out: the pool goes
+// back to min_idle_workers rather than holding a past crowd's memory.
+void WorkerPool::trim_idle() {
+    std::vector<WorkerPtr> surplus;
+    {
+        std::lock_guard lock(mu_);
+        if (shutting_down_) return;
+        const int target = idle_target_locked(Clock::now());
+        while (static_cast<int>(idle_.size()) > target) {
+            surplus.push_back(idle_.back());
+            idle_.pop_back();
+            ready_.erase(surplus.back()->id);
+        }
+    }
+    if (surplus.empty()) return;
+    persist();
+    for (auto& worker : surplus) destroy(std::move(worker), "the pool shrinks back to its idle target");
+}
+
+void WorkerPool::raise_priority(const WorkerPtr& worker) {
+    auto raised = guarded("worker_leased", [&] { return backend_.worker_leased(worker->id); });
+    if (!raised.ok()) log_warn("worker " + worker->id + ": could not raise its CPU priority: " + raised.error());
+}
+
+void WorkerPool::create_one(bool ahead_of_demand) {
     auto worker = std::make_shared<Worker>();
     worker->id = crypto::random_hex(6);
     worker->key = crypto::random_hex(32);
@@ -301,6 +347,8 @@ void WorkerPool::create_one() {
     spec.limits = plugin::WorkerLimits{worker_.cpu, worker_.ram_mb, worker_.pids_limit, worker_.tmp_mb};
     spec.agent_key = worker->key;
     spec.workspace_mb = worker_.disk_mb;
+    spec.preload_modules = worker_.preload;
+    spec.ahead_of_demand = ahead_of_demand;
     if (storage_) {
         auto volume = guarded("allocate", [&] { return storage_->allocate(worker->id, worker_.disk_mb); });
         if (!volume.ok()) return on_create_failed("workspace volume: " + volume.error(), volume.kind());
@@ -333,8 +381,14 @@ void WorkerPool::create_one() {
                          starting_.erase(ready->id);
                      }
                      if (reply.status == AgentReply::Status::ok) {
+                         const std::int64_t ready_ms = ms_between(started, Clock::now());
                          metrics_.worker_created(Clock::now() - started);
-                         log_info("worker " + ready->id + " ready in " + std::to_string(ms_between(started, Clock::now())) + " ms");
+                         log_info("worker " + ready->id + " ready in " + std::to_string(ready_ms) + " ms");
+                         {
+                             std::lock_guard lock(mu_);
+                             ready_ms_.push_back(ready_ms);
+                             if (ready_ms_.size() > kReadySamples) ready_ms_.pop_front();
+                         }
                          on_ready(ready);
                          return;
                      }
@@ -363,6 +417,7 @@ void WorkerPool::on_ready(const WorkerPtr& worker) {
         waiters_.pop_front();
         ++leased_;
         lock.unlock();
+        raise_priority(worker);
         callback(worker, std::nullopt);
     } else {
         idle_.push_back(worker);
@@ -492,6 +547,7 @@ void WorkerPool::reconcile() {
             if (now - s.since >= kInspectStartingAfter) check.push_back(s.worker);
     }
     for (const auto& worker : retry) remove(worker, "retry", false);
+    trim_idle();
     for (const auto& worker : check) {
         auto status = inspect(worker);
         if (!status.ok() || status.value().state == plugin::WorkerState::running) continue;
@@ -535,6 +591,14 @@ PoolStats WorkerPool::stats() const {
     s.last_create_error = last_create_error_;
     s.initializing = !initial_fill_done_;
     s.consecutive_failures = consecutive_failures_;
+    s.idle_target = idle_target_locked(Clock::now());
+    if (!ready_ms_.empty()) {
+        std::vector<std::int64_t> sorted(ready_ms_.begin(), ready_ms_.end());
+        std::sort(sorted.begin(), sorted.end());
+        s.ready_samples = static_cast<int>(sorted.size());
+        s.ready_ms_p50 = sorted[sorted.size() / 2];
+        s.ready_ms_max = sorted.back();
+    }
     if (consecutive_failures_ > 0) {
         auto now = Clock::now();
         s.failing_for_ms = ms_between(failing_since_, now);

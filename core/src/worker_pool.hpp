@@ -87,6 +87,7 @@ public:
     void detach(std::chrono::milliseconds wait);
 
 private:
+    using Clock = TaskRunner::Clock;
     struct Waiter {
         std::uint64_t id;
         AcquireCallback callback;
@@ -97,7 +98,13 @@ private:
     };
     void adopt(const std::vector<plugin::WorkerHandle>& listed, Adoption& adoption);
     void fill();
-    void create_one();
+    void create_one(bool ahead_of_demand);
+    // Arrivals (new sessions) within pool_.arrival_window, pruned as they age out.
+    void note_arrival_locked(Clock::time_point now);
+    int idle_target_locked(Clock::time_point now) const;
+    void trim_idle();
+    // Lets the backend run a leased worker at the normal CPU priority (worker_leased).
+    void raise_priority(const WorkerPtr& worker);
     void on_ready(const WorkerPtr& worker);
     void on_create_failed(const std::string& why, plugin::FailureKind kind);
     void destroy(WorkerPtr worker, const std::string& why);  // counted in destroying_
@@ -132,6 +139,8 @@ private:
     std::vector<WorkerPtr> zombies_;                         // removal failed; retried
     int creating_ = 0;
     int leased_ = 0;
+    std::deque<Clock::time_point> arrivals_;
+    std::deque<std::int64_t> ready_ms_;  // the latest creations' times to ready, newest last
     bool initial_fill_done_ = false;  // min_idle_workers were ready at once since start
     int destroying_ = 0;
     int consecutive_failures_ = 0;

@@ -1,5 +1,7 @@
 #include "docker_api.hpp"
 
+#include "cpu_weight.hpp"
+
 #include <cmath>
 #include <cstdint>
 
@@ -236,6 +238,7 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
     device_limit("BlkioDeviceWriteBps", config.disk_write_mb_per_s << 20);
     device_limit("BlkioDeviceReadIOps", config.disk_read_iops);
     device_limit("BlkioDeviceWriteIOps", config.disk_write_iops);
+    if (extras.low_cpu_weight) host_config["CpuShares"] = kRefillCpuShares;
 
     json labels = {
         {kLabelManaged, "true"},
@@ -264,8 +267,13 @@ json build_create_request(const BackendConfig& config, const WorkerSpec& spec, c
         {"NetworkDisabled", !networked},
         {"HostConfig", host_config},
     };
+    std::vector<std::string> arguments = agent_arguments(config);
+    if (!spec.preload_modules.empty()) {
+        arguments.push_back("--preload");
+        arguments.push_back(ci::plugin::preload_argument(spec.preload_modules));
+    }
+    if (!arguments.empty()) request["Cmd"] = arguments;
     if (networked) {
-        request["Cmd"] = agent_arguments(config);
         request["NetworkingConfig"] = {{"EndpointsConfig", {{network_name(config), json::object()}}}};
     }
     return request;

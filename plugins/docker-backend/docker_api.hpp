@@ -80,6 +80,7 @@ std::string validate_spec(const ci::plugin::WorkerSpec& spec);
 struct HostExtras {
     bool apparmor = false;         // AppArmor is on: the worker runs under Docker's docker-default
     std::string workspace_device;  // the workspace volume's block device: the disk_* limits apply to it
+    bool low_cpu_weight = false;   // a refill: created at kRefillCpuShares (cpu_weight.hpp)
 };
 
 // Body of POST /containers/create for this worker. `host_dir` is worker_dir(...).

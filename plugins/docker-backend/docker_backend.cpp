@@ -75,7 +75,10 @@ DockerBackend::DockerBackend(BackendConfig config, Logger log, DockerClientOptio
     : config_(std::move(config)),
       log_(std::move(log)),
       client_(config_.socket, client_options),
-      apparmor_(apparmor_enabled()) {}
+      apparmor_(apparmor_enabled()),
+      cpu_(host_cpu_controller()) {
+    if (!cpu_) log(LogLevel::warn, "no cgroup cpu controller found: refills run at the normal CPU weight");
+}
 
 DockerBackend::~DockerBackend() {
     if (network_id_.empty()) return;
@@ -329,7 +332,7 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
         if (auto st = remove_worker_dir(dir); !st.ok()) log(LogLevel::warn, "cleanup after failed create: " + st.error());
     };
 
-    HostExtras extras{apparmor_, {}};
+    HostExtras extras{apparmor_, {}, spec.ahead_of_demand && cpu_.has_value()};
     const bool disk_limits = config_.disk_read_mb_per_s || config_.disk_write_mb_per_s || config_.disk_read_iops ||
                              config_.disk_write_iops;
     if (disk_limits && !spec.workspace_host_path.empty()) {
@@ -390,6 +393,10 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
         }
         endpoint = tcp_agent_endpoint(ip);
     }
+    {
+        std::lock_guard lock(containers_mu_);
+        containers_[id] = container_id;
+    }
     return R::success(WorkerHandle{id, container_id, std::move(endpoint)});
 }
 
@@ -425,6 +432,10 @@ Status DockerBackend::destroy_worker_unchecked(const std::string& worker_id) {
         return Status::failure("destroy_worker: worker id '" + worker_id + "' is not 12 lowercase hexadecimal characters");
     if (auto st = remove_container(worker_id); !st.ok())
         return host_failure::failure<Status>("destroy_worker " + worker_id + ": " + st.error(), st.kind());
+    {
+        std::lock_guard lock(containers_mu_);
+        containers_.erase(worker_id);
+    }
     if (auto st = remove_worker_dir(worker_dir(config_, worker_id)); !st.ok())
         return host_failure::failure<Status>("destroy_worker " + worker_id + ": container removed, but " + st.error());
     return Status::success();
@@ -455,12 +466,26 @@ Result<std::vector<WorkerHandle>> DockerBackend::list_workers() {
         if (skipped)
             log(LogLevel::warn, "list_workers: ignored " + std::to_string(skipped) +
                                     " labelled container(s) without a valid worker id");
+        std::lock_guard lock(containers_mu_);
+        for (const auto& handle : handles.value()) containers_[handle.worker_id] = handle.backend_id;
         return handles;
     } catch (const std::exception& e) {
         return R::failure(std::string("list_workers: unexpected error: ") + e.what());
     } catch (...) {
         return R::failure("list_workers: unexpected error");
     }
+}
+
+Status DockerBackend::worker_leased(const std::string& worker_id) {
+    if (!cpu_) return Status::success();  // every worker was made at the normal weight
+    std::string container_id;
+    {
+        std::lock_guard lock(containers_mu_);
+        auto found = containers_.find(worker_id);
+        if (found == containers_.end()) return Status::failure("worker_leased: unknown worker " + worker_id);
+        container_id = found->second;
+    }
+    return set_default_cpu_weight(*cpu_, container_id);
 }
 
 Result<WorkerStatus> DockerBackend::inspect_worker(const std::string& worker_id) {

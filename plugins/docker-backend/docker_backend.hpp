@@ -5,13 +5,17 @@
 // instance's bridge network and the agent listens on tcp://<container ip>:5555 behind the firewall
 // it installs itself (only the bridge's host address may connect).
 #include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
-#include <string>
-#include <vector>
 
 #include "backend_config.hpp"
 #include "code_interpreter/plugin/context.hpp"
+#include "cpu_weight.hpp"
 #include "code_interpreter/plugin/isolation_backend.hpp"
 #include "docker_client.hpp"
 
@@ -47,6 +51,7 @@ public:
     ci::plugin::Status destroy_worker(const std::string& worker_id) override;
     ci::plugin::Result<std::vector<ci::plugin::WorkerHandle>> list_workers() override;
     ci::plugin::Result<ci::plugin::WorkerStatus> inspect_worker(const std::string& worker_id) override;
+    ci::plugin::Status worker_leased(const std::string& worker_id) override;
 
     const BackendConfig& config() const { return config_; }
 
@@ -67,7 +72,12 @@ private:
     Logger log_;
     DockerClient client_;
     bool apparmor_;           // the host has AppArmor on (found once, at construction)
+    // Where workers' CPU weights are set (found once, at construction); without it refills are
+    // made at the normal weight.
+    std::optional<CpuController> cpu_;
     std::string network_id_;  // set once by prepare_network, read-only afterwards
+    std::mutex containers_mu_;
+    std::unordered_map<std::string, std::string> containers_;  // worker id -> container id, for worker_leased
 };
 
 }  // namespace ci::docker

@@ -125,13 +125,17 @@ json worker_pod(const BackendSettings& settings, const std::string& namespace_, 
         {"volumeMounts", {link_mount}},
         {"terminationMessagePolicy", "FallbackToLogsOnError"},
     };
+    json kernel_command = {kAgentBinary, "--role", "kernel", "--kernel-link", kLinkSocket, "--kernel-dir", kKernelDir,
+                           "--workdir", kWorkspace};
+    if (!spec.preload_modules.empty()) {
+        kernel_command.push_back("--preload");
+        kernel_command.push_back(plugin::preload_argument(spec.preload_modules));
+    }
     json kernel = {
         {"name", "kernel"},
         {"image", settings.image},
         {"imagePullPolicy", settings.image_pull_policy},
-        {"command",
-         {kAgentBinary, "--role", "kernel", "--kernel-link", kLinkSocket, "--kernel-dir", kKernelDir, "--workdir",
-          kWorkspace}},
+        {"command", kernel_command},
         {"securityContext", locked_down(settings.kernel_uid)},
         {"resources", equal_resources(millicpus(spec.limits.cpus), mebibytes(spec.limits.memory_mb),
                                       settings.ephemeral_storage_mb)},

@@ -104,7 +104,7 @@ TEST(DaemonFaultTest, FullHostDiskIsReportedUntilThereIsRoom) {
     command_output("mount -t tmpfs -o size=256M,mode=0700 ci-test-disk " + dir);
     command_output("fallocate -l 200M " + dir + "/filler");
     {
-        TestGateway gateway("disk", {.min_idle = 0, .max_total = 2, .extra_toml = "[worker]\ndisk_mb = 64\n",
+        TestGateway gateway("disk", {.min_idle = 0, .max_total = 2, .worker_toml = "disk_mb = 64\n",
                                      .loop_disk_toml = "image_dir = \"" + dir + "\"\nmin_free_mb = 64\n"});
         const std::string url = gateway.url("");
         const std::string user = user_of(0x321);

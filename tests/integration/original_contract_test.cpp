@@ -24,7 +24,7 @@ protected:
     static void SetUpTestSuite() {
         gateway_ = std::make_unique<TestGateway>(
             "original", TestGatewayOptions{.min_idle = 2, .max_total = 8, .timeout_s = 8,
-                                           .extra_toml = "[worker]\ndisk_mb = 500\n",
+                                           .worker_toml = "disk_mb = 500\n",
                                            .server_toml = "cors_allowed_origins = [\"https://app.example.com\"]"});
     }
     static void TearDownTestSuite() {

@@ -104,7 +104,7 @@ class HardeningTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         TestGatewayOptions options{.min_idle = 1, .max_total = 4, .timeout_s = 60,
-                                   .extra_toml = "[worker]\nram_mb = 256\ndisk_mb = 64\npids_limit = 64\n"};
+                                   .worker_toml = "ram_mb = 256\ndisk_mb = 64\npids_limit = 64\n"};
         options.backend_toml = "disk_read_mb_per_s = " + std::to_string(kDiskMbPerSecond) +
                                "\ndisk_write_mb_per_s = " + std::to_string(kDiskMbPerSecond) +
                                "\ndisk_read_iops = " + std::to_string(kDiskIops) +
@@ -413,7 +413,7 @@ TEST(LoopDiskSpace, LiveVolumesFullSizesAreCounted) {
     const std::string images = std::string(scratch) + "/images";
     {
         TestGatewayOptions options{.min_idle = 3, .max_total = 3,
-                                   .extra_toml = "[worker]\nram_mb = 256\ndisk_mb = 64\n"};
+                                   .worker_toml = "ram_mb = 256\ndisk_mb = 64\n"};
         options.loop_disk_toml = "image_dir = \"" + images + "\"\nmount_dir = \"" + std::string(scratch) +
                                  "/mounts\"\nmin_free_mb = 16\n";
         TestGateway gateway("diskspace", options);

@@ -31,7 +31,7 @@ protected:
     static void SetUpTestSuite() {
         gateway_ = std::make_unique<TestGateway>(
             "mem", TestGatewayOptions{.min_idle = 1, .max_total = 4, .timeout_s = 60,
-                                      .extra_toml = "[worker]\nram_mb = " + std::to_string(kRamMb) + "\n"});
+                                      .worker_toml = "ram_mb = " + std::to_string(kRamMb) + "\n"});
     }
     static void TearDownTestSuite() {
         std::string instance = gateway_->instance();

@@ -91,7 +91,7 @@ class OutputLimitsTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         TestGatewayOptions options{.min_idle = 2, .max_total = 8, .timeout_s = 60,
-                                   .extra_toml = "[worker]\nram_mb = 1024\ndisk_mb = 64\n"};
+                                   .worker_toml = "ram_mb = 1024\ndisk_mb = 64\n"};
         options.execution_toml = "max_output_bytes = " + std::to_string(kMaxOutput) + "\n";
         gateway_ = std::make_unique<TestGateway>("outlimits", options);
         // The bystander's session exists before the first attack, and its latency is known.
@@ -232,7 +232,7 @@ protected:
 
     static void SetUpTestSuite() {
         TestGatewayOptions options{.min_idle = 2, .max_total = 3, .timeout_s = 60,
-                                   .extra_toml = "[worker]\nram_mb = 512\ndisk_mb = 64\n"};
+                                   .worker_toml = "ram_mb = 512\ndisk_mb = 64\n"};
         options.server_toml = "stream_buffer_bytes = " + std::to_string(kStreamBuffer) + "\n";
         options.execution_toml = "max_output_bytes = " + std::to_string(kLargeOutput) + "\n";
         gateway_ = std::make_unique<TestGateway>("lazystream", options);

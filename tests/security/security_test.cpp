@@ -36,7 +36,7 @@ protected:
             stop_gateway();
             mode_ = GetParam().name;
             TestGatewayOptions options{.min_idle = 1, .max_total = 8, .timeout_s = 20,
-                                       .extra_toml = "[worker]\nram_mb = 256\ndisk_mb = 64\npids_limit = 64\n"};
+                                       .worker_toml = "ram_mb = 256\ndisk_mb = 64\npids_limit = 64\n"};
             options.backend_toml = GetParam().backend_toml;
             gateway_ = std::make_unique<TestGateway>(std::string("sec-") + mode_, options);
         }

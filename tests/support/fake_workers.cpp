@@ -186,10 +186,33 @@ plugin::Result<plugin::WorkerHandle> FakeBackend::create_worker(const plugin::Wo
     if (failure_) return plugin::Result<plugin::WorkerHandle>::failure(*failure_, failure_kind_);
     ++created_;
     alive_.insert(spec.worker_id);
+    if (spec.ahead_of_demand) ahead_of_demand_.insert(spec.worker_id);
+    last_spec_ = spec;
     plugin::WorkerHandle handle;
     handle.worker_id = spec.worker_id;
     handle.agent_endpoint = "inproc://fake-" + spec.worker_id;
     return plugin::Result<plugin::WorkerHandle>::success(handle);
+}
+
+plugin::Status FakeBackend::worker_leased(const std::string& worker_id) {
+    std::lock_guard lock(mu_);
+    leased_.push_back(worker_id);
+    return plugin::Status::success();
+}
+
+std::set<std::string> FakeBackend::ahead_of_demand() const {
+    std::lock_guard lock(mu_);
+    return ahead_of_demand_;
+}
+
+plugin::WorkerSpec FakeBackend::last_spec() const {
+    std::lock_guard lock(mu_);
+    return last_spec_;
+}
+
+std::vector<std::string> FakeBackend::leased() const {
+    std::lock_guard lock(mu_);
+    return leased_;
 }
 
 plugin::Status FakeBackend::destroy_worker(const std::string& worker_id) {

@@ -91,11 +91,17 @@ public:
     plugin::Status destroy_worker(const std::string& worker_id) override;
     plugin::Result<std::vector<plugin::WorkerHandle>> list_workers() override;
     plugin::Result<plugin::WorkerStatus> inspect_worker(const std::string& worker_id) override;
+    plugin::Status worker_leased(const std::string& worker_id) override;
 
     // Workers that exist now, and every one ever destroyed.
     std::set<std::string> alive() const;
     std::vector<std::string> destroyed() const;
     int created() const;
+    // Ids of the workers created ahead of demand (WorkerSpec::ahead_of_demand), the last spec
+    // created, and the workers worker_leased was called for, in order.
+    std::set<std::string> ahead_of_demand() const;
+    plugin::WorkerSpec last_spec() const;
+    std::vector<std::string> leased() const;
     // The state inspect_worker reports for a worker (running unless set).
     void set_state(const std::string& worker_id, plugin::WorkerState state, std::string detail = "");
     // Creations fail with this message and kind while set.
@@ -111,6 +117,9 @@ private:
     std::optional<std::string> failure_;
     plugin::FailureKind failure_kind_ = plugin::FailureKind::other;
     int created_ = 0;
+    std::set<std::string> ahead_of_demand_;
+    plugin::WorkerSpec last_spec_;
+    std::vector<std::string> leased_;
 };
 
 // Polls pred until it holds or limit passes.

@@ -27,6 +27,7 @@ std::string gateway_toml(const std::string& instance, const TestGatewayOptions& 
                        options.pool_toml + "\n"
                        "[execution]\ntimeout = " + std::to_string(options.timeout_s) + "\n" +
                        options.execution_toml + "\n" +
+                       "[worker]\n" + (options.preload ? "" : "preload = []\n") + options.worker_toml + "\n" +
                        options.extra_toml +
                        "\n[plugins.auth-token]\npath = \"" CI_BUILD_DIR "/plugins/libci_auth_token.so\"\n"
                        "token = \"" + kUserToken + "\"\nadmin_token = \"" + kAdminToken + "\"\n" + options.auth_toml + "\n" +

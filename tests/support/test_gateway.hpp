@@ -15,6 +15,10 @@ struct TestGatewayOptions {
     int min_idle = 1;
     int max_total = 4;
     double timeout_s = 5;
+    std::string worker_toml;     // more keys of [worker]
+    // The workers import worker.preload's default modules; off, they import none (faster to make:
+    // the preload has its own tests, the others need no modules ready).
+    bool preload = false;
     std::string extra_toml;    // gateway settings, before the plugin tables
     std::string server_toml;   // more keys of [server]
     std::string pool_toml;       // more keys of [pool]

@@ -61,6 +61,27 @@ TEST(AgentOptions, RejectsBadArguments) {
         EXPECT_THROW(parse_options(args), std::invalid_argument) << args.front();
 }
 
+TEST(AgentOptions, PreloadIsAListOfModuleNamesForTheKernelsSide) {
+    EXPECT_TRUE(parse_options({}).preload.empty());
+    EXPECT_EQ(parse_options({"--preload", "numpy,matplotlib.pyplot"}).preload,
+              (std::vector<std::string>{"numpy", "matplotlib.pyplot"}));
+    EXPECT_EQ(parse_options({"--role=kernel", "--kernel-link=/run/ci-pod/link.sock", "--preload=pandas"}).preload,
+              std::vector<std::string>{"pandas"});
+    for (const char* bad : {"numpy,", ",numpy", "numpy,,pandas", "numpy;os", "a b", "numpy,numpy", "1abc", "a..b"})
+        EXPECT_THROW(parse_options({"--preload", bad}), std::invalid_argument) << bad;
+    EXPECT_THROW(parse_options({"--role", "agent", "--kernel-link", "/run/ci-pod/link.sock", "--listen",
+                                "tcp://0.0.0.0:7000", "--firewall", "cluster", "--key-env", "K", "--preload", "numpy"}),
+                 std::invalid_argument);
+}
+
+TEST(AgentOptions, PreloadBecomesOneKernelOptionThatBindsNoName) {
+    EXPECT_TRUE(preload_options({}).empty());
+    EXPECT_EQ(preload_options({"numpy", "matplotlib.pyplot"}),
+              std::vector<std::string>{
+                  "--IPKernelApp.exec_lines=__import__('ci_kernel').preload(['numpy','matplotlib.pyplot',])"});
+    EXPECT_THROW(preload_options({"x')"}), std::invalid_argument);
+}
+
 TEST(AgentOptions, PodRolesTakeTheirOwnOptions) {
     const Options agent = parse_options({"--role", "agent", "--kernel-link", "/run/ci-pod/link.sock",
                                          "--listen", "tcp://0.0.0.0:7000", "--firewall", "cluster",

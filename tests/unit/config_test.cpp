@@ -36,6 +36,23 @@ TEST(Config, EmptyFileGivesDocumentedDefaults) {
     EXPECT_EQ(c.worker.disk_mb, 500u);
     EXPECT_EQ(c.execution.timeout, std::chrono::seconds(120));
     EXPECT_TRUE(c.plugins.empty());
+    EXPECT_EQ(c.worker.preload, (std::vector<std::string>{"numpy", "pandas", "matplotlib.pyplot"}));
+    EXPECT_EQ(c.pool.arrival_window, std::chrono::seconds(60));
+    EXPECT_TRUE(c.pool.low_priority_refills);
+}
+
+TEST(Config, PreloadTakesModuleNamesOnly) {
+    EXPECT_TRUE(parse("[worker]\npreload = []\n").worker.preload.empty());
+    EXPECT_EQ(parse("[worker]\npreload = [\"scipy.stats\", \"_private\"]\n").worker.preload,
+              (std::vector<std::string>{"scipy.stats", "_private"}));
+    EXPECT_EQ(error_of("[worker]\npreload = [\"numpy\", \"os; import x\"]\n"),
+              "worker.preload: \"os; import x\" is not a Python module name (dotted identifiers, e.g. \"matplotlib.pyplot\")");
+    EXPECT_NE(error_of("[worker]\npreload = [\"a,b\"]\n"), "");
+    EXPECT_NE(error_of("[worker]\npreload = [\"numpy\", \"numpy\"]\n"), "");
+    EXPECT_NE(error_of("[worker]\npreload = [\"matplotlib.\"]\n"), "");
+    EXPECT_THROW(parse("[worker]\npreload = \"numpy\"\n"), std::invalid_argument);
+    EXPECT_EQ(parse("[pool]\narrival_window = 0\nlow_priority_refills = false\n").pool.arrival_window,
+              std::chrono::milliseconds(0));
 }
 
 TEST(Config, ShippedConfigParsesAndValidates) {

@@ -2,10 +2,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "cpu_weight.hpp"
 #include "docker_api.hpp"
 #include "code_interpreter/host_failure/host_failure.hpp"
 #include "seccomp_profile.hpp"
@@ -117,6 +120,72 @@ TEST(DockerApi, CreateRequestCarriesLimitsCapsLabelsAndMounts) {
                                 {"/sandbox", "rw,nosuid,nodev,size=300m,uid=2100001000,gid=2100001000,mode=0700"}}));
     EXPECT_EQ(h["RestartPolicy"]["Name"], "no");
     EXPECT_EQ(h["AutoRemove"], false);
+}
+
+TEST(DockerApi, CreateRequestHandsThePreloadListToTheAgentAndLowersRefills) {
+    BackendConfig c;
+    WorkerSpec spec = sample_spec();
+    spec.preload_modules = {"numpy", "matplotlib.pyplot"};
+    json r = build_create_request(c, spec, "/d");
+    EXPECT_EQ(r["Cmd"], json::array({"--preload", "numpy,matplotlib.pyplot"}));
+    EXPECT_FALSE(r["HostConfig"].contains("CpuShares"));  // Docker's default weight
+
+    HostExtras extras;
+    extras.low_cpu_weight = true;
+    c.network = NetworkMode::internal;
+    r = build_create_request(c, spec, "/d", extras);
+    EXPECT_EQ(r["HostConfig"]["CpuShares"], kRefillCpuShares);
+    const json& cmd = r["Cmd"];
+    ASSERT_GE(cmd.size(), 2u);
+    EXPECT_EQ(cmd[0], "--listen");
+    EXPECT_EQ(cmd[cmd.size() - 2], "--preload");
+    EXPECT_EQ(cmd.back(), "numpy,matplotlib.pyplot");
+}
+
+TEST(CpuWeight, FindsTheCpuControllerOfCgroupV1ElseTheUnifiedHierarchy) {
+    const std::string hybrid =
+        "25 24 0:22 / /sys/fs/cgroup/unified rw,nosuid shared:5 - cgroup2 cgroup2 rw\n"
+        "26 24 0:23 / /sys/fs/cgroup/cpuacct rw,nosuid shared:6 - cgroup cgroup rw,cpuacct\n"
+        "27 24 0:24 / /sys/fs/cgroup/cpu rw,nosuid shared:7 - cgroup cgroup rw,cpu\n";
+    auto found = find_cpu_controller(hybrid);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->mount, "/sys/fs/cgroup/cpu");
+    EXPECT_FALSE(found->unified);
+    found = find_cpu_controller("30 1 0:26 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->mount, "/sys/fs/cgroup/cpu,cpuacct");
+    found = find_cpu_controller("31 1 0:27 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->mount, "/sys/fs/cgroup");
+    EXPECT_TRUE(found->unified);
+    EXPECT_FALSE(find_cpu_controller("22 1 0:5 / /proc rw - proc proc rw\n"));
+    EXPECT_FALSE(find_cpu_controller("27 24 0:24 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n"));
+}
+
+TEST(CpuWeight, TheLeasedWorkerGetsTheDefaultWeightInEitherDriversCgroup) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ci-cpu-weight.XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    const std::filesystem::path root = tmpl;
+    const std::string id(64, 'a');
+    std::filesystem::create_directories(root / "v1" / "docker" / id);
+    std::ofstream(root / "v1" / "docker" / id / "cpu.shares") << "2\n";
+    std::filesystem::create_directories(root / "v2" / "system.slice" / ("docker-" + id + ".scope"));
+    std::ofstream(root / "v2" / "system.slice" / ("docker-" + id + ".scope") / "cpu.weight") << "1\n";
+    const auto read = [](const std::filesystem::path& path) {
+        std::ifstream in(path);
+        std::string text;
+        std::getline(in, text);
+        return text;
+    };
+
+    ASSERT_TRUE(set_default_cpu_weight({root / "v1", false}, id).ok());
+    EXPECT_EQ(read(root / "v1" / "docker" / id / "cpu.shares"), "1024");
+    ASSERT_TRUE(set_default_cpu_weight({root / "v2", true}, id).ok());
+    EXPECT_EQ(read(root / "v2" / "system.slice" / ("docker-" + id + ".scope") / "cpu.weight"), "100");
+    const Status missing = set_default_cpu_weight({root / "v1", false}, std::string(64, 'b'));
+    EXPECT_FALSE(missing.ok());
+    EXPECT_THAT(missing.error(), HasSubstr("no cpu cgroup of container"));
+    std::filesystem::remove_all(root);
 }
 
 TEST(DockerApi, CreateRequestBindsAGivenWorkspace) {

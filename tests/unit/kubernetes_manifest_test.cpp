@@ -1,6 +1,8 @@
 // The objects the Kubernetes backend sends for a worker, against the official API schema and
 // against what the backend promises of them (docs/kubernetes.md): no privileges, requests =
 // limits, the key only in the agent's container, the workspace of the configured kind.
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -123,6 +125,21 @@ TEST(KubernetesManifest, TheKernelGetsTheWorkersLimitsAndTheWorkspace) {
     for (const json& m : kernel["volumeMounts"]) mounted |= m["name"] == "workspace" && m["mountPath"] == "/sandbox";
     EXPECT_TRUE(mounted);
     for (const json& m : container(pod, "agent")["volumeMounts"]) EXPECT_EQ(m["name"], "link");
+}
+
+TEST(KubernetesManifest, TheKernelsSideImportsThePreloadList) {
+    const json& plain = container(worker_pod(BackendSettings{}, "sandboxes", spec()), "kernel")["command"];
+    EXPECT_EQ(std::find(plain.begin(), plain.end(), "--preload"), plain.end());
+    plugin::WorkerSpec preloading = spec();
+    preloading.preload_modules = {"numpy", "pandas"};
+    const json pod = worker_pod(BackendSettings{}, "sandboxes", preloading);
+    const json& command = container(pod, "kernel")["command"];
+    ASSERT_GE(command.size(), 2u);
+    EXPECT_EQ(command[command.size() - 2], "--preload");
+    EXPECT_EQ(command.back(), "numpy,pandas");
+    const json& agent = container(pod, "agent")["command"];
+    EXPECT_EQ(std::find(agent.begin(), agent.end(), "--preload"), agent.end());
+    expect_valid(pod);
 }
 
 TEST(KubernetesManifest, TheKeyIsInTheSecretAndReachesOnlyTheAgent) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -109,6 +110,7 @@ TEST_F(PoolLogic, FillsToMinIdleAndNeverPassesMaxTotal) {
 }
 
 TEST_F(PoolLogic, ChurnKeepsTheBoundsAndDestroysEveryRetiredWorker) {
+    config_.arrival_window = 0ms;  // exactly min_idle_workers refills, whatever the arrivals
     pool_ = make_pool();
     pool_->start();
     ASSERT_TRUE(idle_is(2));
@@ -188,6 +190,90 @@ TEST_F(PoolLogic, ASavedSessionWhoseWorkerIsGoneIsReportedLost) {
     Adoption adoption = pool_->start();
     EXPECT_TRUE(adoption.sessions.empty());
     EXPECT_EQ(adoption.lost_users, std::vector<std::string>{"22222222-2222-4222-8222-222222222222"});
+}
+
+TEST_F(PoolLogic, TheIdleTargetFollowsArrivalsThenGoesBackToMinIdle) {
+    config_.min_idle_workers = 1;
+    config_.max_total_workers = 8;
+    config_.arrival_window = 600ms;
+    pool_ = make_pool();
+    pool_->start();
+    ASSERT_TRUE(idle_is(1));
+    EXPECT_EQ(pool_->stats().idle_target, 1);
+    std::vector<WorkerPtr> leased;
+    for (int i = 0; i < 3; ++i) {
+        auto got = acquire();
+        ASSERT_TRUE(std::holds_alternative<WorkerPtr>(got)) << std::get<ApiError>(got).message;
+        leased.push_back(std::get<WorkerPtr>(got));
+    }
+    // Three sessions arrived within the window: three idle workers wait for the next ones.
+    EXPECT_EQ(pool_->stats().idle_target, 3);
+    ASSERT_TRUE(idle_is(3));
+    EXPECT_EQ(pool_->stats().total(), 6);
+    // Once they have aged out of the window the surplus is destroyed, the leased workers kept.
+    EXPECT_TRUE(eventually([&] { return pool_->stats().idle_target == 1; }));
+    ASSERT_TRUE(idle_is(1));
+    EXPECT_TRUE(eventually([&] { return backend_.destroyed().size() == 2; }));
+    EXPECT_EQ(pool_->stats().busy, 3);
+    for (const auto& worker : leased) EXPECT_TRUE(backend_.alive().contains(worker->id));
+}
+
+TEST_F(PoolLogic, WithoutAnArrivalWindowTheTargetIsMinIdle) {
+    config_.arrival_window = 0ms;
+    config_.max_total_workers = 6;
+    pool_ = make_pool();
+    pool_->start();
+    ASSERT_TRUE(idle_is(2));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(std::holds_alternative<WorkerPtr>(acquire()));
+    ASSERT_TRUE(idle_is(2));
+    EXPECT_EQ(pool_->stats().idle_target, 2);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(pool_->stats().total(), 5);
+}
+
+TEST_F(PoolLogic, RefillsRunAheadOfDemandUntilLeasedAndWaitedForWorkersDoNot) {
+    config_.min_idle_workers = 1;
+    pool_ = make_pool();
+    pool_->start();
+    ASSERT_TRUE(idle_is(1));
+    // Made with nobody waiting: a refill.
+    const auto refills = backend_.ahead_of_demand();
+    ASSERT_EQ(refills.size(), 1u);
+    auto first = acquire();
+    ASSERT_TRUE(std::holds_alternative<WorkerPtr>(first));
+    EXPECT_EQ(*refills.begin(), std::get<WorkerPtr>(first)->id);
+    EXPECT_EQ(backend_.leased(), std::vector<std::string>{std::get<WorkerPtr>(first)->id});
+
+    // A session that finds no idle worker waits for one made for it, at the normal priority.
+    ASSERT_TRUE(eventually([&] { return pool_->stats().idle == 1 && pool_->stats().creating == 0; }));
+    auto second = acquire();  // takes the refill
+    auto third = acquire();   // waits
+    ASSERT_TRUE(std::holds_alternative<WorkerPtr>(third)) << std::get<ApiError>(third).message;
+    const std::string waited = std::get<WorkerPtr>(third)->id;
+    EXPECT_FALSE(backend_.ahead_of_demand().contains(waited));
+    EXPECT_EQ(backend_.leased().back(), waited);
+    EXPECT_EQ(backend_.leased().size(), 3u);
+}
+
+TEST_F(PoolLogic, RefillsAtTheNormalPriorityWhenConfigured) {
+    config_.low_priority_refills = false;
+    pool_ = make_pool();
+    pool_->start();
+    ASSERT_TRUE(idle_is(2));
+    EXPECT_TRUE(backend_.ahead_of_demand().empty());
+}
+
+TEST_F(PoolLogic, WorkersAreMadeWithThePreloadListAndReportTheirStartTimes) {
+    WorkerConfig worker;
+    worker.preload = {"json", "email.mime.text"};
+    pool_ = std::make_unique<WorkerPool>(config_, worker, backend_, nullptr, *channel_, *tasks_, metrics_);
+    pool_->start();
+    ASSERT_TRUE(idle_is(2));
+    EXPECT_EQ(backend_.last_spec().preload_modules, worker.preload);
+    const PoolStats stats = pool_->stats();
+    EXPECT_EQ(stats.ready_samples, 2);
+    EXPECT_LE(stats.ready_ms_p50, stats.ready_ms_max);
+    EXPECT_GE(stats.ready_ms_p50, 0);
 }
 
 }  // namespace

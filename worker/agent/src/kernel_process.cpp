@@ -21,6 +21,7 @@
 #include "code_interpreter/agent/log.hpp"
 #include "code_interpreter/agent/signals.hpp"
 #include "code_interpreter/crypto/crypto.hpp"
+#include "code_interpreter/protocol/preload.hpp"
 
 namespace ci::agent {
 namespace {
@@ -278,7 +279,7 @@ void start_file_server(const ChildPlan& plan, UniqueFd socket, UniqueFd& report,
     }
 }
 
-std::vector<std::string> kernel_argv(const std::string& python, const std::string& connection_file);
+std::vector<std::string> kernel_argv(const KernelSpec& spec, const std::string& connection_file);
 
 ChildPlan make_plan(const KernelSpec& spec, std::optional<UserAccount> drop_to) {
     const std::string workdir = spec.workdir.string();
@@ -288,7 +289,7 @@ ChildPlan make_plan(const KernelSpec& spec, std::optional<UserAccount> drop_to) 
         .kernel_dir = spec.kernel_dir.string(),
         .connection_file = connection_file,
         .workdir = workdir,
-        .argv = kernel_argv(spec.python, connection_file),
+        .argv = kernel_argv(spec, connection_file),
         // A clean environment: nothing of the agent's (or the container runtime's) leaks in.
         .env = {"HOME=" + workdir, "USER=" + spec.user_name, "LOGNAME=" + spec.user_name,
                 "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "SHELL=/bin/sh",
@@ -300,10 +301,11 @@ ChildPlan make_plan(const KernelSpec& spec, std::optional<UserAccount> drop_to) 
     return plan;
 }
 
-std::vector<std::string> kernel_argv(const std::string& python, const std::string& connection_file) {
-    std::vector<std::string> argv = {python, "-m", "ipykernel_launcher", "-f", connection_file};
+std::vector<std::string> kernel_argv(const KernelSpec& spec, const std::string& connection_file) {
+    std::vector<std::string> argv = {spec.python, "-m", "ipykernel_launcher", "-f", connection_file};
     const auto& lean = lean_kernel_options();
     argv.insert(argv.end(), lean.begin(), lean.end());
+    for (auto& option : preload_options(spec.preload)) argv.push_back(std::move(option));
     return argv;
 }
 
@@ -353,6 +355,9 @@ std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
 }
 
 std::string describe_wait_status(int status) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kPreloadFailedExit)
+        return "exit status " + std::to_string(kPreloadFailedExit) +
+               ": a module of the preload list (worker.preload) cannot be imported; the worker's log says which";
     if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
     return "wait status " + std::to_string(status);
@@ -371,6 +376,19 @@ const std::vector<std::string>& lean_kernel_options() {
         "--IPKernelApp.kernel_class=ci_kernel.LeanKernel",
     };
     return options;
+}
+
+std::vector<std::string> preload_options(const std::vector<std::string>& modules) {
+    if (modules.empty()) return {};
+    // ipykernel runs exec_lines once its shell is set up and before it serves: the imports land in
+    // sys.modules without binding a name in the user's namespace.
+    std::string call = "--IPKernelApp.exec_lines=__import__('ci_kernel').preload([";
+    for (const auto& module : modules) {
+        if (!protocol::is_module_name(module)) throw std::invalid_argument("not a module name: " + module);
+        call += "'" + module + "',";
+    }
+    call += "])";
+    return {call};
 }
 
 StartedKernel launch_kernel(const KernelSpec& spec, const UserAccount& kernel_user,

@@ -1,6 +1,7 @@
 #include "code_interpreter/agent/options.hpp"
 
 #include "code_interpreter/agent/firewall.hpp"
+#include "code_interpreter/protocol/preload.hpp"
 
 #include <sys/un.h>
 
@@ -47,6 +48,7 @@ std::optional<TcpListenAddress> parse_tcp_listen(std::string_view endpoint) {
 
 Options parse_options(const std::vector<std::string>& args) {
     Options options;
+    std::string preload;
     const std::pair<std::string_view, std::string*> fields[] = {
         {"run-dir", &options.run_dir},       {"agent-user", &options.agent_user},
         {"kernel-user", &options.kernel_user}, {"kernel-dir", &options.kernel_dir},
@@ -54,7 +56,7 @@ Options parse_options(const std::vector<std::string>& args) {
         {"listen", &options.listen},         {"allow-from", &options.allow_from},
         {"egress", &options.egress},         {"role", &options.role},
         {"kernel-link", &options.kernel_link}, {"key-env", &options.key_env},
-        {"firewall", &options.firewall},
+        {"firewall", &options.firewall},     {"preload", &preload},
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view arg = args[i];
@@ -94,6 +96,14 @@ Options parse_options(const std::vector<std::string>& args) {
         require_absolute("kernel-link", options.kernel_link);
         require_socket_path_fits("kernel-link", options.kernel_link);
     }
+    auto modules = protocol::parse_preload_list(preload);
+    if (!modules)
+        throw std::invalid_argument("--preload must be at most " + std::to_string(protocol::kMaxPreloadModules) +
+                                    " distinct comma-separated module names (e.g. numpy,matplotlib.pyplot), got " +
+                                    preload);
+    options.preload = std::move(*modules);
+    if (options.role == "agent" && !options.preload.empty())
+        throw std::invalid_argument("--preload goes with --role worker or kernel: the kernel's side imports");
     if (options.role == "kernel") {
         if (!options.listen.empty() || !options.key_env.empty())
             throw std::invalid_argument(

@@ -83,7 +83,7 @@ std::string read_gateway_key(const Options& options) {
 
 KernelSpec kernel_spec(const Options& options, std::string user_name) {
     return KernelSpec{options.python, std::move(user_name), options.workdir, options.kernel_dir,
-                      kernel_limits()};
+                      kernel_limits(), options.preload};
 }
 
 void refuse_root(const Options& options) {

@@ -14,7 +14,7 @@
 namespace ci::plugin {
 
 // Bump on any change to an SDK header that alters layout, virtual tables or factory signatures.
-inline constexpr std::uint32_t kAbiVersion = 5;
+inline constexpr std::uint32_t kAbiVersion = 6;
 
 enum class PluginKind : std::uint32_t { isolation = 1, storage = 2, auth = 3 };
 

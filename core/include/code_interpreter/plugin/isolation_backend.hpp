@@ -26,7 +26,20 @@ struct WorkerSpec {
     // Empty: the backend gives the worker a private in-memory workspace of workspace_mb.
     std::string workspace_host_path;
     std::uint64_t workspace_mb = 500;
+    // Python modules the kernel imports before the worker is ready (dotted names, checked by the
+    // core); the agent takes them as one argument, preload_argument(preload_modules).
+    std::vector<std::string> preload_modules;
+    // Made ahead of demand (a pool refill, no session waiting for it): the backend may run it at a
+    // low CPU priority until worker_leased, so that refills do not slow the sessions running.
+    bool ahead_of_demand = false;
 };
+
+// "a,b.c": the value of the agent's --preload option.
+inline std::string preload_argument(const std::vector<std::string>& modules) {
+    std::string joined;
+    for (const auto& module : modules) joined += (joined.empty() ? "" : ",") + module;
+    return joined;
+}
 
 struct WorkerHandle {
     std::string worker_id;
@@ -66,6 +79,12 @@ public:
     // gateway adopts the running ones it knows (see WorkerHandle::stale) and destroys the rest.
     virtual Result<std::vector<WorkerHandle>> list_workers() = 0;
     virtual Result<WorkerStatus> inspect_worker(const std::string& worker_id) = 0;
+    // The worker starts serving a session: from now on it runs at the normal CPU priority
+    // (WorkerSpec::ahead_of_demand). Called on the request path: keep it cheap.
+    virtual Status worker_leased(const std::string& worker_id) {
+        (void)worker_id;
+        return Status::success();
+    }
 
     // The shared directory of sessions, for backends that have one (the defaults: none; sessions
     // are then each gateway's own). With one, list_workers lists only the workers this gateway

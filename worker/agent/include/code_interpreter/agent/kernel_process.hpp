@@ -54,7 +54,11 @@ private:
     std::optional<int> status_;  // the wait status, once reaped
 };
 
-// "exit status N" or "signal S".
+// The exit status of a kernel that could not import a module of its preload list
+// (worker/kernel/ci_kernel.py, PRELOAD_FAILED).
+inline constexpr int kPreloadFailedExit = 86;
+
+// "exit status N" (with the reason for kPreloadFailedExit) or "signal S".
 std::string describe_wait_status(int status);
 
 // The kernel as the agent sees it: the link to its supervisor (kernel_link.hpp) and, in a worker
@@ -93,6 +97,7 @@ struct KernelSpec {
     std::filesystem::path workdir;
     std::filesystem::path kernel_dir;  // created by the supervisor; must not exist yet
     KernelLimits limits;
+    std::vector<std::string> preload;  // module names (protocol::is_module_name), imported at start
 };
 
 struct StartedKernel {
@@ -105,12 +110,16 @@ struct StartedKernel {
 // configuration"). The benchmarks' raw baseline uses them too, to compare like with like.
 const std::vector<std::string>& lean_kernel_options();
 
+// The option that has the kernel import modules (checked names) before it serves its first
+// request, through worker/kernel/ci_kernel.py's preload(): nothing when the list is empty.
+std::vector<std::string> preload_options(const std::vector<std::string>& modules);
+
 // What the supervisor does, in either place: takes spec.limits.data_limit (inherited by the file
 // server and the kernel), forks the file server, creates the kernel directory and the connection
 // file (with a new kernel key) and starts
-// "<python> -m ipykernel_launcher -f <connection file> <lean_kernel_options()>" in a clean
-// environment (with OPENBLAS_NUM_THREADS when spec.limits.blas_threads is set), then reports on
-// the link and supervises the kernel.
+// "<python> -m ipykernel_launcher -f <connection file> <lean_kernel_options()>
+// <preload_options(spec.preload)>" in a clean environment (with OPENBLAS_NUM_THREADS when
+// spec.limits.blas_threads is set), then reports on the link and supervises the kernel.
 
 // Role worker: forks the supervisor, which first drops to kernel_user for good. Returns once the
 // kernel's exec succeeded; throws std::runtime_error with the reason when a step failed or the

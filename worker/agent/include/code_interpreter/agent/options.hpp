@@ -31,22 +31,26 @@ struct Options {
     // tcp only: "iptables", the agent's own firewall (needs CAP_NET_ADMIN, root at start), or
     // "cluster", where the cluster's NetworkPolicy guards the port and the egress.
     std::string firewall = "iptables";
+    // Roles worker and kernel: modules the kernel imports before it answers (--preload a,b.c).
+    std::vector<std::string> preload;
 };
 
 inline constexpr std::string_view kUsage =
     "usage: ci-agent [--run-dir DIR] [--agent-user USER] [--kernel-user USER]\n"
     "                [--kernel-dir DIR] [--workdir DIR] [--python PATH] [--key-env NAME]\n"
     "                [--listen tcp://IP:PORT --allow-from GATEWAY_IP [--egress none|internet]]\n"
+    "                [--preload MODULE,...]\n"
     "       ci-agent --role agent --kernel-link SOCKET --listen tcp://IP:PORT --firewall cluster\n"
     "                --key-env NAME [--kernel-dir DIR]\n"
     "       ci-agent --role kernel --kernel-link SOCKET [--kernel-dir DIR] [--workdir DIR]\n"
-    "                [--python PATH]\n"
+    "                [--python PATH] [--preload MODULE,...]\n"
     "Without --listen the agent serves ipc://<run-dir>/agent.sock and needs no network. With it,\n"
     "the agent (still root, with CAP_NET_ADMIN) first installs a firewall that lets only\n"
     "GATEWAY_IP connect to PORT and allows no outgoing connection (--egress internet: only to\n"
     "public addresses). On TCP the traffic is encrypted (CurveZMQ, keys derived from the key).\n"
     "In a pod the roles agent and kernel run in two containers as two users, with no privileges;\n"
-    "the cluster's NetworkPolicy stands for the firewall.\n";
+    "the cluster's NetworkPolicy stands for the firewall.\n"
+    "--preload: the kernel imports these modules (dotted names) before the worker is ready.\n";
 
 struct TcpListenAddress {
     std::string ip;  // dotted-quad IPv4, 0.0.0.0 for every interface

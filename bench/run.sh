@@ -35,9 +35,12 @@ done
 
 if [ "$quick" -eq 1 ]; then
   users=3 requests=20 single=50 new_sessions=5 min_idle=3 max_total=20 refill_users=2 refill_requests=100 burst=2
+  crowd_idle=1 crowd_max=6
   thread_sessions=${thread_sessions:-0}
 else
   users=25 requests=100 single=1000 new_sessions=40 min_idle=25 max_total=80 refill_users=5 refill_requests=300 burst=10
+  # The original project's published pool settings (5 warm workers, at most 30).
+  crowd_idle=5 crowd_max=30
   thread_sessions=${thread_sessions:-200}
 fi
 
@@ -52,8 +55,14 @@ gateway_started=0
 # pool flags given here are the benchmark's, not the next start's.
 export CI_VAR_DIR="$results/var"
 
+# The shipped configuration without worker.preload, next to it so that its relative paths hold.
+no_preload_config=$root/config.bench-no-preload.toml
+sed -E 's/^preload = .*/preload = []/' config.toml >"$no_preload_config"
+grep -q '^preload = \[\]$' "$no_preload_config" || { echo "run.sh: config.toml has no worker.preload line to turn off" >&2; exit 1; }
+
 cleanup() {
   if [ "$gateway_started" -eq 1 ]; then stop_gateway >/dev/null 2>&1 || echo "run.sh: stopping the gateway failed" >&2; fi
+  rm -f "$no_preload_config"
   if [ "$temporary" -eq 1 ]; then rm -rf "$results"; fi
 }
 trap cleanup EXIT
@@ -128,6 +137,8 @@ loadgen --workload original --users "$users" --requests "$requests" --label "gat
   --json "$results/gw-original.json"
 step "gateway: $new_sessions new sessions"
 loadgen --mode new-session --sessions "$new_sessions" --json "$results/gw-new.json"
+loadgen --mode new-session --first-cell imports --sessions "$new_sessions" \
+  --label "gateway new session, first cell imports numpy, pandas, matplotlib" --json "$results/gw-new-imports.json"
 step "gateway: $refill_users users with a quiet pool, then while $burst workers are refilled"
 loadgen --users "$refill_users" --requests "$refill_requests" --label "gateway, quiet pool" \
   --json "$results/gw-refill-quiet.json"
@@ -136,11 +147,25 @@ loadgen --users "$refill_users" --requests "$refill_requests" --burst "$burst" -
 measure bench/metrics.sh gateway "$pid" >"$results/gateway-end.json"
 stop_gateway
 
+step "without worker.preload: pool fill, idle memory, a new session's first cell with imports"
+start_gateway "$min_idle" "$max_total" fill-no-preload --config "$no_preload_config"
+measure bench/metrics.sh worker-memory >"$results/memory-no-preload.json"
+loadgen --mode new-session --first-cell imports --sessions "$new_sessions" \
+  --label "no preload: new session, first cell imports numpy, pandas, matplotlib" --json "$results/gw-new-imports-no-preload.json"
+stop_gateway
+
+step "a crowd: $users new users at once on the original's settings ($crowd_idle warm workers, at most $crowd_max)"
+start_gateway "$crowd_idle" "$crowd_max" fill-crowd
+loadgen --workload original --users "$users" --requests "$requests" --warmup 0 \
+  --label "crowd: $users new users at once, the original's stress test and settings" --json "$results/gw-crowd.json"
+stop_gateway
+
 if [ "$thread_sessions" -gt 0 ]; then
   step "gateway threads with $thread_sessions concurrent sessions"
   # Small workspaces: the loop-disk counts what every volume may grow to, and 200 of the default
   # 500 MB need more free disk than a small host has; this step measures the gateway's threads only.
-  start_gateway "$thread_sessions" $((thread_sessions + 10)) fill-200 --worker-disk-mb 64
+  # Without the preload: 200 idle workers with it would hold ~19 GB.
+  start_gateway "$thread_sessions" $((thread_sessions + 10)) fill-200 --worker-disk-mb 64 --config "$no_preload_config"
   measure bench/metrics.sh threads-during "$pid" "$results/threads-200.json" -- \
     "${loadgen_cmd[@]}" --users "$thread_sessions" --requests 5 --json "$results/gw-200.json"
   measure bench/metrics.sh gateway "$pid" >"$results/gateway-200.json"

@@ -35,6 +35,9 @@ const char* const kUsage = R"(usage: ci-bench-loadgen [options]
   --requests M             stateful: measured requests per user (default 100)
   --warmup W               unmeasured requests per user first (new-session: sessions; default 1)
   --sessions S             new-session: measured new sessions (default 40)
+  --first-cell counter|imports
+                           new-session: the first cell (default counter: n = 41, n + 1); imports:
+                           what data work starts with, numpy, pandas and matplotlib.pyplot, then the same
   --pace-ms MS             new-session without an admin token: pause after each release (default 1000)
   --keep-sessions          stateful: do not release the sessions at the end
   --burst K                stateful, with the admin token: BURST-AT-MS into the measured phase, K new
@@ -54,6 +57,7 @@ struct Options {
     std::string auth_header = "X-Auth-Token";
     std::string mode = "stateful";
     std::string workload = "counter";
+    std::string first_cell = "counter";
     std::size_t users = 25;
     std::size_t requests = 100;
     std::size_t warmup = 1;
@@ -88,6 +92,7 @@ Options parse_options(int argc, char** argv) {
         else if (arg == "--auth-header") o.auth_header = value;
         else if (arg == "--mode") o.mode = value;
         else if (arg == "--workload") o.workload = value;
+        else if (arg == "--first-cell") o.first_cell = value;
         else if (arg == "--users") o.users = std::stoul(value);
         else if (arg == "--requests") o.requests = std::stoul(value);
         else if (arg == "--warmup") o.warmup = std::stoul(value);
@@ -104,6 +109,8 @@ Options parse_options(int argc, char** argv) {
     if (o.users == 0) throw std::invalid_argument("--users must be at least 1");
     if (o.workload != "counter" && o.workload != "original")
         throw std::invalid_argument("--workload is counter or original");
+    if (o.first_cell != "counter" && o.first_cell != "imports")
+        throw std::invalid_argument("--first-cell is counter or imports");
     if (o.burst > 0 && (o.mode != "stateful" || o.admin_token_file.empty()))
         throw std::invalid_argument("--burst needs --mode stateful and --admin-token-file");
     return o;
@@ -186,13 +193,17 @@ private:
 // A new user's first execute: it must start a fresh session and answer right.
 class NewSession final : public Script {
 public:
-    NewSession(const GatewayAccess& gateway, RunRecord& run) : gateway_(gateway), run_(run) {}
+    NewSession(const GatewayAccess& gateway, RunRecord& run, bool imports = false)
+        : gateway_(gateway), run_(run), imports_(imports) {}
     const std::string& uuid() const { return uuid_; }
 
     std::optional<HttpRequest> next() override {
         if (sent_) return std::nullopt;
         sent_ = true;
-        return gateway_.execute(uuid_, "n = 41\nn + 1");
+        return gateway_.execute(uuid_, std::string(imports_ ? "import numpy as np, pandas as pd\n"
+                                                              "import matplotlib.pyplot as plt\n"
+                                                            : "") +
+                                           "n = 41\nn + 1");
     }
     void on_answer(const HttpResponse& response, double latency_ms) override {
         judge(run_, response, latency_ms, 0, Step{"", "42"}, true);
@@ -205,6 +216,7 @@ public:
 private:
     const GatewayAccess& gateway_;
     RunRecord& run_;
+    bool imports_;
     std::string uuid_ = random_uuid();
     bool sent_ = false;
 };
@@ -310,7 +322,7 @@ RunRecord run_new_sessions(const Options& o, const GatewayAccess& gateway) {
     double measured_s = 0;
     for (std::size_t i = 0; i < o.warmup + o.sessions; ++i) {
         RunRecord& target = i < o.warmup ? warm : run;
-        NewSession session(gateway, target);
+        NewSession session(gateway, target, o.first_cell == "imports");
         pace();
         const auto start = Clock::now();
         loop.run({&session});
@@ -340,6 +352,7 @@ int main(int argc, char** argv) {
                                            : "gateway new session";
         run.extra["mode"] = o.mode;
         run.extra["workload"] = o.workload;
+        if (o.mode == "new-session") run.extra["first_cell"] = o.first_cell;
         run.extra["url"] = o.url;
         run.extra["pool_waits"] = gateway.admin_token.has_value();
         print_table(run);

@@ -291,13 +291,14 @@ void WorkerPool::fill() {
         // After a failure, probe with one creation at a time.
         if (consecutive_failures_ > 0) concurrency = std::min(concurrency, 1 - creating_);
         to_start = std::max(0, std::min({wanted, room, concurrency}));
-        // Waiting sessions not yet covered by a creation get the first ones, at full priority.
+        // Waiting sessions not yet covered by a creation get the first ones: at full priority, and
+        // without the preload, which would make them wait for imports their code may not need.
         for_demand = std::clamp(waiting - creating_, 0, to_start);
         creating_ += to_start;
     }
     for (int i = 0; i < to_start; ++i) {
-        const bool ahead = pool_.low_priority_refills && i >= for_demand;
-        tasks_.post([this, ahead] { create_one(ahead); });
+        const bool waited_for = i < for_demand;
+        tasks_.post([this, waited_for] { create_one(waited_for); });
     }
 }
 
@@ -336,7 +337,7 @@ void WorkerPool::raise_priority(const WorkerPtr& worker) {
     if (!raised.ok()) log_warn("worker " + worker->id + ": could not raise its CPU priority: " + raised.error());
 }
 
-void WorkerPool::create_one(bool ahead_of_demand) {
+void WorkerPool::create_one(bool waited_for) {
     auto worker = std::make_shared<Worker>();
     worker->id = crypto::random_hex(6);
     worker->key = crypto::random_hex(32);
@@ -347,8 +348,8 @@ void WorkerPool::create_one(bool ahead_of_demand) {
     spec.limits = plugin::WorkerLimits{worker_.cpu, worker_.ram_mb, worker_.pids_limit, worker_.tmp_mb};
     spec.agent_key = worker->key;
     spec.workspace_mb = worker_.disk_mb;
-    spec.preload_modules = worker_.preload;
-    spec.ahead_of_demand = ahead_of_demand;
+    if (!waited_for) spec.preload_modules = worker_.preload;
+    spec.ahead_of_demand = !waited_for && pool_.low_priority_refills;
     if (storage_) {
         auto volume = guarded("allocate", [&] { return storage_->allocate(worker->id, worker_.disk_mb); });
         if (!volume.ok()) return on_create_failed("workspace volume: " + volume.error(), volume.kind());

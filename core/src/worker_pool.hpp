@@ -98,7 +98,8 @@ private:
     };
     void adopt(const std::vector<plugin::WorkerHandle>& listed, Adoption& adoption);
     void fill();
-    void create_one(bool ahead_of_demand);
+    // waited_for: made for a session waiting now (normal priority, no preload), else a refill.
+    void create_one(bool waited_for);
     // Arrivals (new sessions) within pool_.arrival_window, pruned as they age out.
     void note_arrival_locked(Clock::time_point now);
     int idle_target_locked(Clock::time_point now) const;

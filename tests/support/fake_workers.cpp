@@ -187,6 +187,7 @@ plugin::Result<plugin::WorkerHandle> FakeBackend::create_worker(const plugin::Wo
     ++created_;
     alive_.insert(spec.worker_id);
     if (spec.ahead_of_demand) ahead_of_demand_.insert(spec.worker_id);
+    if (!spec.preload_modules.empty()) preloading_.insert(spec.worker_id);
     last_spec_ = spec;
     plugin::WorkerHandle handle;
     handle.worker_id = spec.worker_id;
@@ -203,6 +204,11 @@ plugin::Status FakeBackend::worker_leased(const std::string& worker_id) {
 std::set<std::string> FakeBackend::ahead_of_demand() const {
     std::lock_guard lock(mu_);
     return ahead_of_demand_;
+}
+
+std::set<std::string> FakeBackend::preloading() const {
+    std::lock_guard lock(mu_);
+    return preloading_;
 }
 
 plugin::WorkerSpec FakeBackend::last_spec() const {

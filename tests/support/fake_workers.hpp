@@ -100,6 +100,7 @@ public:
     // Ids of the workers created ahead of demand (WorkerSpec::ahead_of_demand), the last spec
     // created, and the workers worker_leased was called for, in order.
     std::set<std::string> ahead_of_demand() const;
+    std::set<std::string> preloading() const;  // made with a non-empty preload list
     plugin::WorkerSpec last_spec() const;
     std::vector<std::string> leased() const;
     // The state inspect_worker reports for a worker (running unless set).
@@ -118,6 +119,7 @@ private:
     plugin::FailureKind failure_kind_ = plugin::FailureKind::other;
     int created_ = 0;
     std::set<std::string> ahead_of_demand_;
+    std::set<std::string> preloading_;
     plugin::WorkerSpec last_spec_;
     std::vector<std::string> leased_;
 };

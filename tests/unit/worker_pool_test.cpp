@@ -231,7 +231,7 @@ TEST_F(PoolLogic, WithoutAnArrivalWindowTheTargetIsMinIdle) {
     EXPECT_EQ(pool_->stats().total(), 5);
 }
 
-TEST_F(PoolLogic, RefillsRunAheadOfDemandUntilLeasedAndWaitedForWorkersDoNot) {
+TEST_F(PoolLogic, RefillsRunAheadOfDemandWithThePreloadAndWaitedForWorkersWithoutEither) {
     config_.min_idle_workers = 1;
     pool_ = make_pool();
     pool_->start();
@@ -251,6 +251,8 @@ TEST_F(PoolLogic, RefillsRunAheadOfDemandUntilLeasedAndWaitedForWorkersDoNot) {
     ASSERT_TRUE(std::holds_alternative<WorkerPtr>(third)) << std::get<ApiError>(third).message;
     const std::string waited = std::get<WorkerPtr>(third)->id;
     EXPECT_FALSE(backend_.ahead_of_demand().contains(waited));
+    EXPECT_TRUE(backend_.preloading().contains(*refills.begin()));
+    EXPECT_FALSE(backend_.preloading().contains(waited)) << "a waiting session does not wait for the preload too";
     EXPECT_EQ(backend_.leased().back(), waited);
     EXPECT_EQ(backend_.leased().size(), 3u);
 }

@@ -27,7 +27,8 @@ struct WorkerSpec {
     std::string workspace_host_path;
     std::uint64_t workspace_mb = 500;
     // Python modules the kernel imports before the worker is ready (dotted names, checked by the
-    // core); the agent takes them as one argument, preload_argument(preload_modules).
+    // core; empty for a worker a session waits for); the agent takes them as one argument,
+    // preload_argument(preload_modules).
     std::vector<std::string> preload_modules;
     // Made ahead of demand (a pool refill, no session waiting for it): the backend may run it at a
     // low CPU priority until worker_leased, so that refills do not slow the sessions running.

@@ -11,6 +11,10 @@
 #       the gateway's VmRSS, VmHWM and thread count now
 #   metrics.sh threads-during GATEWAY_PID JSON_FILE -- COMMAND...
 #       runs COMMAND while sampling the gateway's thread count every 100 ms; exits as COMMAND did
+#   metrics.sh cpu
+#       CPU seconds used so far by the whole machine, Docker's containers (their cgroup), dockerd,
+#       containerd, the containerd shims and the gateway (each with its reaped children): take one
+#       before and one after a step and subtract
 set -euo pipefail
 
 # Seconds since boot, with the gateway's start converted from clock ticks the same way.
@@ -97,10 +101,35 @@ threads_during() {
   return "$status"
 }
 
+# Seconds of CPU of the processes named $1 and of the children they reaped.
+process_cpu() {
+  local tck pid total=0
+  tck=$(getconf CLK_TCK)
+  for pid in $(pgrep -x "$1"); do
+    total=$((total + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  awk -v t="$total" -v tck="$tck" 'BEGIN { printf "%.2f", t / tck }'
+}
+
+cpu() {
+  local containers=null dir
+  for dir in /sys/fs/cgroup/cpuacct/docker /sys/fs/cgroup/cpu,cpuacct/docker; do
+    [ -f "$dir/cpuacct.usage" ] && { containers=$(awk '{ printf "%.2f", $1 / 1e9 }' "$dir/cpuacct.usage"); break; }
+  done
+  [ "$containers" = null ] && [ -f /sys/fs/cgroup/docker/cpu.stat ] &&
+    containers=$(awk '$1 == "usage_usec" { printf "%.2f", $2 / 1e6 }' /sys/fs/cgroup/docker/cpu.stat)
+  # comm is cut to 15 characters: the shims are "containerd-shim".
+  printf '{"machine": %s, "containers": %s, "dockerd": %s, "containerd": %s, "shims": %s, "gateway": %s}\n' \
+    "$(awk -v tck="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / tck }' /proc/stat)" \
+    "$containers" "$(process_cpu dockerd)" "$(process_cpu containerd)" "$(process_cpu containerd-shim)" \
+    "$(process_cpu ci-gateway)"
+}
+
 case "${1:-}" in
   fill) shift; fill "$@" ;;
   worker-memory) shift; worker_memory "$@" ;;
   gateway) shift; gateway "$@" ;;
   threads-during) shift; threads_during "$@" ;;
-  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  cpu) cpu ;;
+  *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac

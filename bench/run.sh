@@ -116,7 +116,10 @@ measure "$bin/ci-bench-rawkernel" --kernels "$users" --requests "$requests" --st
   --kernel-config lean --json "$results/raw-lean.json"
 
 step "gateway with $min_idle idle workers"
+# Where the fill's CPU goes: a snapshot before the start and one once the pool is full.
+measure bench/metrics.sh cpu >"$results/cpu-before-fill.json"
 start_gateway "$min_idle" "$max_total" fill
+measure bench/metrics.sh cpu >"$results/cpu-after-fill.json"
 measure bench/metrics.sh worker-memory >"$results/memory.json"
 measure bench/metrics.sh gateway "$pid" >"$results/gateway-start.json"
 # One user: the bare kernels right next to the gateway's run (its pool idle meanwhile), since this
@@ -148,7 +151,9 @@ measure bench/metrics.sh gateway "$pid" >"$results/gateway-end.json"
 stop_gateway
 
 step "without worker.preload: pool fill, idle memory, a new session's first cell with imports"
+measure bench/metrics.sh cpu >"$results/cpu-before-fill-no-preload.json"
 start_gateway "$min_idle" "$max_total" fill-no-preload --config "$no_preload_config"
+measure bench/metrics.sh cpu >"$results/cpu-after-fill-no-preload.json"
 measure bench/metrics.sh worker-memory >"$results/memory-no-preload.json"
 loadgen --mode new-session --first-cell imports --sessions "$new_sessions" \
   --label "no preload: new session, first cell imports numpy, pandas, matplotlib" --json "$results/gw-new-imports-no-preload.json"
@@ -158,6 +163,10 @@ step "a crowd: $users new users at once on the original's settings ($crowd_idle 
 start_gateway "$crowd_idle" "$crowd_max" fill-crowd
 loadgen --workload original --users "$users" --requests "$requests" --warmup 0 \
   --label "crowd: $users new users at once, the original's stress test and settings" --json "$results/gw-crowd.json"
+# The same crowd again once the pool has followed the first one's arrivals (pool.arrival_window):
+# the load generator first waits until no worker is being made.
+loadgen --workload original --users "$users" --requests "$requests" --warmup 0 \
+  --label "the same crowd again, once the pool followed the arrivals" --json "$results/gw-crowd-again.json"
 stop_gateway
 
 if [ "$thread_sessions" -gt 0 ]; then

@@ -43,9 +43,10 @@ struct PoolConfig {
     // or kept for the next start to adopt when keep_workers_on_stop.
     std::chrono::milliseconds drain_timeout{30'000};
     bool keep_workers_on_stop = false;
-    // The idle target follows demand: at least as many idle workers as sessions started within
-    // this window (never beyond max_total_workers); 0 keeps it at min_idle_workers.
-    std::chrono::milliseconds arrival_window{60'000};
+    // The idle target follows demand: at least as many idle workers as the largest crowd of new
+    // sessions (started within 10 s of each other) seen within this window, never beyond
+    // max_total_workers; 0 keeps it at min_idle_workers.
+    std::chrono::milliseconds arrival_window{300'000};
     // Refills (workers made with no session waiting) run at a low CPU priority until leased.
     bool low_priority_refills = true;
 };

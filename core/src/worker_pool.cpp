@@ -21,6 +21,8 @@ constexpr auto kReconcileInterval = std::chrono::seconds(1);
 constexpr auto kRefillDelay = std::chrono::milliseconds(100);
 // A worker being created is inspected once it has taken this long (its container may be dead).
 constexpr auto kInspectStartingAfter = std::chrono::seconds(1);
+// Sessions that start at most this far apart make one crowd (idle_target_locked).
+constexpr auto kCrowdSpan = std::chrono::seconds(10);
 // How many of the latest creations /status summarises (ready_ms_p50, ready_ms_max).
 constexpr std::size_t kReadySamples = 32;
 // How long a saved worker's agent has to answer before it is not adopted.
@@ -309,8 +311,15 @@ void WorkerPool::note_arrival_locked(Clock::time_point now) {
 }
 
 int WorkerPool::idle_target_locked(Clock::time_point now) const {
-    const auto recent = std::upper_bound(arrivals_.begin(), arrivals_.end(), now - pool_.arrival_window);
-    return std::max(pool_.min_idle_workers, static_cast<int>(arrivals_.end() - recent));
+    // The largest crowd within the window: arrivals kCrowdSpan apart at most count together, so a
+    // steady trickle of sessions does not add up to a large target, a crowd does.
+    auto first = std::upper_bound(arrivals_.begin(), arrivals_.end(), now - pool_.arrival_window);
+    int crowd = 0;
+    for (auto last = first; last != arrivals_.end(); ++last) {
+        while (*last - *first > kCrowdSpan) ++first;
+        crowd = std::max(crowd, static_cast<int>(last - first) + 1);
+    }
+    return std::max(pool_.min_idle_workers, crowd);
 }
 
 // Idle workers beyond the target once the arrivals that raised it have aged out: the pool goes

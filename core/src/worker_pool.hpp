@@ -100,7 +100,8 @@ private:
     void fill();
     // waited_for: made for a session waiting now (normal priority, no preload), else a refill.
     void create_one(bool waited_for);
-    // Arrivals (new sessions) within pool_.arrival_window, pruned as they age out.
+    // Arrivals (new sessions) within pool_.arrival_window, pruned as they age out; the idle target
+    // is min_idle_workers or the largest crowd among them.
     void note_arrival_locked(Clock::time_point now);
     int idle_target_locked(Clock::time_point now) const;
     void trim_idle();

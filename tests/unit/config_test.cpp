@@ -37,7 +37,7 @@ TEST(Config, EmptyFileGivesDocumentedDefaults) {
     EXPECT_EQ(c.execution.timeout, std::chrono::seconds(120));
     EXPECT_TRUE(c.plugins.empty());
     EXPECT_EQ(c.worker.preload, (std::vector<std::string>{"numpy", "pandas", "matplotlib.pyplot"}));
-    EXPECT_EQ(c.pool.arrival_window, std::chrono::seconds(60));
+    EXPECT_EQ(c.pool.arrival_window, std::chrono::seconds(300));
     EXPECT_TRUE(c.pool.low_priority_refills);
 }
 

@@ -206,7 +206,7 @@ TEST_F(PoolLogic, TheIdleTargetFollowsArrivalsThenGoesBackToMinIdle) {
         ASSERT_TRUE(std::holds_alternative<WorkerPtr>(got)) << std::get<ApiError>(got).message;
         leased.push_back(std::get<WorkerPtr>(got));
     }
-    // Three sessions arrived within the window: three idle workers wait for the next ones.
+    // A crowd of three arrived within the window: three idle workers wait for the next ones.
     EXPECT_EQ(pool_->stats().idle_target, 3);
     ASSERT_TRUE(idle_is(3));
     EXPECT_EQ(pool_->stats().total(), 6);

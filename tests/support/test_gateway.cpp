@@ -24,6 +24,7 @@ std::string gateway_toml(const std::string& instance, const TestGatewayOptions& 
                        "\nacquire_timeout = 60\nstate_file = \"" + state_file_of(instance) +
                        "\"\ndrain_timeout = " + std::to_string(options.drain_timeout_s) +
                        "\nkeep_workers_on_stop = " + (options.keep_workers_on_stop ? "true" : "false") + "\n" +
+                       (options.follow_arrivals ? "" : "arrival_window = 0\n") +
                        options.pool_toml + "\n"
                        "[execution]\ntimeout = " + std::to_string(options.timeout_s) + "\n" +
                        options.execution_toml + "\n" +

@@ -19,6 +19,9 @@ struct TestGatewayOptions {
     // The workers import worker.preload's default modules; off, they import none (faster to make:
     // the preload has its own tests, the others need no modules ready).
     bool preload = false;
+    // The idle target follows crowds of new sessions (pool.arrival_window); off, it stays at
+    // min_idle, which is what most tests count on.
+    bool follow_arrivals = false;
     std::string extra_toml;    // gateway settings, before the plugin tables
     std::string server_toml;   // more keys of [server]
     std::string pool_toml;       // more keys of [pool]

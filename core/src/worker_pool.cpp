@@ -342,7 +342,7 @@ void WorkerPool::trim_idle() {
 }
 
 void WorkerPool::raise_priority(const WorkerPtr& worker) {
-    auto raised = guarded("worker_leased", [&] { return backend_.worker_leased(worker->id); });
+    auto raised = guarded("worker_leased", [&] { return backend_.worker_leased(worker->handle); });
     if (!raised.ok()) log_warn("worker " + worker->id + ": could not raise its CPU priority: " + raised.error());
 }
 

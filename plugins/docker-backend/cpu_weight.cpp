@@ -50,6 +50,10 @@ std::optional<CpuController> host_cpu_controller() {
 }
 
 ci::plugin::Status set_default_cpu_weight(const CpuController& controller, const std::string& container_id) {
+    // A Docker container id is 64 lowercase hex characters: nothing else goes into the path.
+    if (container_id.size() != 64 ||
+        container_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return ci::plugin::Status::failure("not a container id: '" + container_id + "'");
     const char* file = controller.unified ? "cpu.weight" : "cpu.shares";
     const std::string value = controller.unified ? "100" : "1024";
     for (const auto& dir : {controller.mount / "docker" / container_id,

@@ -27,7 +27,7 @@ std::optional<CpuController> find_cpu_controller(std::string_view mountinfo);
 // The same, for this process's /proc/self/mountinfo.
 std::optional<CpuController> host_cpu_controller();
 
-// Gives the container (its full id) the default weight (cpu.shares 1024, cpu.weight 100), in the
+// Gives the container (its full id, 64 lowercase hex characters) the default weight (cpu.shares 1024, cpu.weight 100), in the
 // cgroup Docker made for it with either cgroup driver: <mount>/docker/<id> (cgroupfs) or
 // <mount>/system.slice/docker-<id>.scope (systemd).
 ci::plugin::Status set_default_cpu_weight(const CpuController& controller, const std::string& container_id);

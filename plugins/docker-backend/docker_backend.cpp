@@ -393,10 +393,6 @@ Result<WorkerHandle> DockerBackend::create_worker_unchecked(const WorkerSpec& sp
         }
         endpoint = tcp_agent_endpoint(ip);
     }
-    {
-        std::lock_guard lock(containers_mu_);
-        containers_[id] = container_id;
-    }
     return R::success(WorkerHandle{id, container_id, std::move(endpoint)});
 }
 
@@ -432,10 +428,6 @@ Status DockerBackend::destroy_worker_unchecked(const std::string& worker_id) {
         return Status::failure("destroy_worker: worker id '" + worker_id + "' is not 12 lowercase hexadecimal characters");
     if (auto st = remove_container(worker_id); !st.ok())
         return host_failure::failure<Status>("destroy_worker " + worker_id + ": " + st.error(), st.kind());
-    {
-        std::lock_guard lock(containers_mu_);
-        containers_.erase(worker_id);
-    }
     if (auto st = remove_worker_dir(worker_dir(config_, worker_id)); !st.ok())
         return host_failure::failure<Status>("destroy_worker " + worker_id + ": container removed, but " + st.error());
     return Status::success();
@@ -466,8 +458,6 @@ Result<std::vector<WorkerHandle>> DockerBackend::list_workers() {
         if (skipped)
             log(LogLevel::warn, "list_workers: ignored " + std::to_string(skipped) +
                                     " labelled container(s) without a valid worker id");
-        std::lock_guard lock(containers_mu_);
-        for (const auto& handle : handles.value()) containers_[handle.worker_id] = handle.backend_id;
         return handles;
     } catch (const std::exception& e) {
         return R::failure(std::string("list_workers: unexpected error: ") + e.what());
@@ -476,16 +466,9 @@ Result<std::vector<WorkerHandle>> DockerBackend::list_workers() {
     }
 }
 
-Status DockerBackend::worker_leased(const std::string& worker_id) {
+Status DockerBackend::worker_leased(const WorkerHandle& worker) {
     if (!cpu_) return Status::success();  // every worker was made at the normal weight
-    std::string container_id;
-    {
-        std::lock_guard lock(containers_mu_);
-        auto found = containers_.find(worker_id);
-        if (found == containers_.end()) return Status::failure("worker_leased: unknown worker " + worker_id);
-        container_id = found->second;
-    }
-    return set_default_cpu_weight(*cpu_, container_id);
+    return set_default_cpu_weight(*cpu_, worker.backend_id);  // the container's id
 }
 
 Result<WorkerStatus> DockerBackend::inspect_worker(const std::string& worker_id) {

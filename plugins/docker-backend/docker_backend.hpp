@@ -5,10 +5,8 @@
 // instance's bridge network and the agent listens on tcp://<container ip>:5555 behind the firewall
 // it installs itself (only the bridge's host address may connect).
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,7 +49,7 @@ public:
     ci::plugin::Status destroy_worker(const std::string& worker_id) override;
     ci::plugin::Result<std::vector<ci::plugin::WorkerHandle>> list_workers() override;
     ci::plugin::Result<ci::plugin::WorkerStatus> inspect_worker(const std::string& worker_id) override;
-    ci::plugin::Status worker_leased(const std::string& worker_id) override;
+    ci::plugin::Status worker_leased(const ci::plugin::WorkerHandle& worker) override;
 
     const BackendConfig& config() const { return config_; }
 
@@ -76,8 +74,6 @@ private:
     // made at the normal weight.
     std::optional<CpuController> cpu_;
     std::string network_id_;  // set once by prepare_network, read-only afterwards
-    std::mutex containers_mu_;
-    std::unordered_map<std::string, std::string> containers_;  // worker id -> container id, for worker_leased
 };
 
 }  // namespace ci::docker

@@ -195,9 +195,9 @@ plugin::Result<plugin::WorkerHandle> FakeBackend::create_worker(const plugin::Wo
     return plugin::Result<plugin::WorkerHandle>::success(handle);
 }
 
-plugin::Status FakeBackend::worker_leased(const std::string& worker_id) {
+plugin::Status FakeBackend::worker_leased(const plugin::WorkerHandle& worker) {
     std::lock_guard lock(mu_);
-    leased_.push_back(worker_id);
+    leased_.push_back(worker.worker_id);
     return plugin::Status::success();
 }
 

@@ -91,7 +91,7 @@ public:
     plugin::Status destroy_worker(const std::string& worker_id) override;
     plugin::Result<std::vector<plugin::WorkerHandle>> list_workers() override;
     plugin::Result<plugin::WorkerStatus> inspect_worker(const std::string& worker_id) override;
-    plugin::Status worker_leased(const std::string& worker_id) override;
+    plugin::Status worker_leased(const plugin::WorkerHandle& worker) override;
 
     // Workers that exist now, and every one ever destroyed.
     std::set<std::string> alive() const;

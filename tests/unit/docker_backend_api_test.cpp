@@ -185,6 +185,8 @@ TEST(CpuWeight, TheLeasedWorkerGetsTheDefaultWeightInEitherDriversCgroup) {
     const Status missing = set_default_cpu_weight({root / "v1", false}, std::string(64, 'b'));
     EXPECT_FALSE(missing.ok());
     EXPECT_THAT(missing.error(), HasSubstr("no cpu cgroup of container"));
+    for (const std::string bad : {std::string("../../../../tmp"), std::string(64, 'A'), std::string(63, 'a')})
+        EXPECT_FALSE(set_default_cpu_weight({root / "v1", false}, bad).ok()) << bad;
     std::filesystem::remove_all(root);
 }
 

@@ -82,8 +82,8 @@ public:
     virtual Result<WorkerStatus> inspect_worker(const std::string& worker_id) = 0;
     // The worker starts serving a session: from now on it runs at the normal CPU priority
     // (WorkerSpec::ahead_of_demand). Called on the request path: keep it cheap.
-    virtual Status worker_leased(const std::string& worker_id) {
-        (void)worker_id;
+    virtual Status worker_leased(const WorkerHandle& worker) {
+        (void)worker;
         return Status::success();
     }
 

@@ -158,6 +158,15 @@ bool expects_continue(const Request& request) {
     return value == "100-continue";
 }
 
+// HTTP/1.1 keeps a connection open unless the request says close; HTTP/1.0 closes it unless the
+// request asks to keep it (RFC 9112, 9.3). Pistache's own handler closes whenever the header is
+// absent, which made every HTTP/1.1 client without it (curl, urllib...) reconnect per request.
+Pistache::Http::ConnectionControl connection_control(const Request& request) {
+    if (auto header = request.headers().tryGet<Pistache::Http::Header::Connection>()) return header->control();
+    return request.version() == Pistache::Http::Version::Http11 ? Pistache::Http::ConnectionControl::KeepAlive
+                                                                : Pistache::Http::ConnectionControl::Close;
+}
+
 }  // namespace
 
 std::size_t largest_request(const GatewayConfig& config) {
@@ -242,9 +251,7 @@ void HttpApi::onInput(const char* buffer, std::size_t len, const std::shared_ptr
         }
         Pistache::Http::ResponseWriter writer(request.version(), transport(), this, peer);
         request.copyAddress(peer->address());
-        auto keep = request.headers().tryGet<Pistache::Http::Header::Connection>();
-        writer.headers().add<Pistache::Http::Header::Connection>(keep ? keep->control()
-                                                                      : Pistache::Http::ConnectionControl::Close);
+        writer.headers().add<Pistache::Http::Header::Connection>(connection_control(request));
         connection->request_bytes = 0;
         connection->continued = false;
         connection->answering = true;

@@ -1,6 +1,9 @@
 // The stateful execution path end to end: HTTP -> gateway -> Docker worker -> agent -> ipykernel.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -68,6 +71,47 @@ TEST_F(GatewayTest, HealthNeedsNoToken) {
     auto r = http_request("GET", gateway_->url("/health"));
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(json::parse(r.body)["status"], "ok");
+}
+
+// What came back on fd before it closed or went quiet for half a second.
+std::string read_until_quiet(int fd) {
+    std::string got;
+    char buffer[4096];
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 500) <= 0) return got;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) return got + "<closed>";
+        got.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+// HTTP/1.1 keeps the connection without being asked (RFC 9112, 9.3), HTTP/1.0 says close: a client
+// that sends no Connection header (curl, urllib) must not pay a new connection per request.
+TEST_F(GatewayTest, Http11ConnectionsStayOpenWithoutAConnectionHeader) {
+    const std::string base = url();
+    const int port = std::stoi(base.substr(base.rfind(':') + 1));
+    const std::string head = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const int fd = connect_loopback(port);
+    ASSERT_GE(fd, 0);
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+        const std::string answer = read_until_quiet(fd);
+        EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << "answer " << i + 1 << ": " << answer;
+        EXPECT_NE(answer.find("Connection: Keep-Alive\r\n"), std::string::npos) << answer;
+        EXPECT_EQ(answer.find("<closed>"), std::string::npos) << "answer " << i + 1 << ": " << answer;
+    }
+    ::close(fd);
+
+    const int old = connect_loopback(port);
+    ASSERT_GE(old, 0);
+    const std::string head10 = "GET /health HTTP/1.0\r\n\r\n";
+    ASSERT_EQ(::send(old, head10.data(), head10.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head10.size()));
+    const std::string answer = read_until_quiet(old);
+    ::close(old);
+    EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer;
+    // The client closes it (Pistache 0.0.5 leaves that to the client, or to keepalive_timeout).
+    EXPECT_NE(answer.find("Connection: Close\r\n"), std::string::npos) << answer;
 }
 
 TEST_F(GatewayTest, MissingOrWrongTokenGets401WithJsonBody) {

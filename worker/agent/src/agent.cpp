@@ -1,7 +1,11 @@
 #include "code_interpreter/agent/agent.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
@@ -82,7 +86,7 @@ int Agent::run() {
     const auto deadline = started_ + kReadyTimeout;
     auto next_probe = started_;
     for (;;) {
-        milliseconds timeout{-1};  // once ready, only a message or a signal wakes the agent
+        int timeout = -1;  // once ready, only a message or a signal wakes the agent
         if (!ready_) {
             const auto now = Clock::now();
             if (now >= deadline)
@@ -90,34 +94,39 @@ int Agent::run() {
                                          std::to_string(kReadyTimeout.count()) + " s");
             if (!readiness_.ready() && now >= next_probe) {
                 // Resent until answered: an early status on iopub may reach no subscriber yet.
-                readiness_.on_request_sent(
-                    client_.send_shell("kernel_info_request", json::object()));
+                readiness_.on_request_sent(send_shell("kernel_info_request", json::object()));
                 next_probe = now + kProbeInterval;
             }
             const auto wake = readiness_.ready() ? deadline : std::min(next_probe, deadline);
-            timeout = std::chrono::ceil<milliseconds>(wake - now);
+            timeout = static_cast<int>(std::chrono::ceil<milliseconds>(wake - now).count());
         }
-        const short file_events =
-            static_cast<short>(ZMQ_POLLIN | (files_.wants_write() ? ZMQ_POLLOUT : 0));
-        zmq::pollitem_t items[] = {
-            {nullptr, signals_.get(), ZMQ_POLLIN, 0},
-            {nullptr, kernel_.link_fd(), ZMQ_POLLIN, 0},
-            {client_.shell_socket().handle(), 0, ZMQ_POLLIN, 0},
-            {client_.iopub_socket().handle(), 0, ZMQ_POLLIN, 0},
-            {gateway_.handle(), 0, ZMQ_POLLIN, 0},
-            {nullptr, files_.fd(), file_events, 0},
-        };
         // Until the kernel is ready, gateway requests wait in ZeroMQ's queue (and so no file
         // request has been sent).
-        const std::size_t count = !ready_ ? 4 : files_.connected() ? 6 : 5;
-        zmq::poll(items, count, timeout);
-        if (items[0].revents & ZMQ_POLLIN)
+        const bool serving = ready_;
+        if (shell_due_ || iopub_due_ || (serving && gateway_due_)) timeout = 0;
+        const short file_events = static_cast<short>(POLLIN | (files_.wants_write() ? POLLOUT : 0));
+        pollfd fds[] = {
+            {signals_.get(), POLLIN, 0},
+            {kernel_.link_fd(), POLLIN, 0},
+            {shell_fd_, POLLIN, 0},
+            {iopub_fd_, POLLIN, 0},
+            {serving ? gateway_fd_ : -1, POLLIN, 0},  // poll ignores a negative fd
+            {files_.connected() ? files_.fd() : -1, file_events, 0},
+        };
+        if (::poll(fds, std::size(fds), timeout) < 0) {
+            if (errno == EINTR) continue;
+            throw std::runtime_error(std::string("poll failed: ") + std::strerror(errno));
+        }
+        if (fds[0].revents & POLLIN)
             if (auto exit_status = handle_signals()) return *exit_status;
-        if (items[1].revents != 0)
+        if (fds[1].revents != 0)
             if (auto exit_status = handle_kernel_end()) return *exit_status;
+        shell_due_ = shell_due_ || fds[2].revents != 0;
+        iopub_due_ = iopub_due_ || fds[3].revents != 0;
+        gateway_due_ = gateway_due_ || fds[4].revents != 0;
         handle_kernel_messages();
-        if (ready_) handle_gateway_messages();
-        if (count == 6 && items[5].revents != 0) handle_file_server();
+        if (ready_ && gateway_due_) handle_gateway_messages();
+        if (fds[5].fd >= 0 && fds[5].revents != 0) handle_file_server();
     }
 }
 
@@ -143,9 +152,12 @@ std::optional<int> Agent::handle_kernel_end() {
 }
 
 void Agent::handle_kernel_messages() {
-    for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+    for (int i = 0; iopub_due_ && i < kMaxMessagesPerTurn; ++i) {
         auto parsed = client_.receive_iopub();
-        if (!parsed) break;
+        if (!parsed) {
+            iopub_due_ = false;
+            break;
+        }
         if (!parsed->message) {
             log_dropped("the kernel's iopub", parsed->error);
             continue;
@@ -154,9 +166,12 @@ void Agent::handle_kernel_messages() {
         if (running_) running_->collector.on_iopub(*parsed->message);
     }
     if (running_ && running_->request.execute.stream) send_events();
-    for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+    for (int i = 0; shell_due_ && i < kMaxMessagesPerTurn; ++i) {
         auto parsed = client_.receive_shell();
-        if (!parsed) break;
+        if (!parsed) {
+            shell_due_ = false;
+            break;
+        }
         if (!parsed->message) {
             log_dropped("the kernel's shell", parsed->error);
             continue;
@@ -181,7 +196,10 @@ void Agent::on_warmed_up() {
 void Agent::handle_gateway_messages() {
     for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
         auto message = receive_gateway(gateway_, gateway_key_);
-        if (!message) return;
+        if (!message) {
+            gateway_due_ = false;
+            return;
+        }
         if (!message->decoded.body) {
             log_dropped("the gateway", message->decoded.error);
             continue;
@@ -275,7 +293,7 @@ void Agent::start_next_execution() {
     Request request = std::move(queue_.front());
     queue_.pop_front();
     const auto started = Clock::now();
-    std::string msg_id = client_.send_shell(
+    std::string msg_id = send_shell(
         "execute_request", execute_request_content(request.execute.code, request.execute.store_history));
     const std::uint64_t max_output_bytes = request.execute.max_output_bytes;
     const bool stream = request.execute.stream;
@@ -340,6 +358,13 @@ void Agent::reply(const std::string& routing_id, const json& body) {
     std::vector<zmq::const_buffer> buffers{zmq::buffer(routing_id)};
     for (const auto& frame : frames) buffers.push_back(zmq::buffer(frame));
     zmq::send_multipart(gateway_, buffers);
+    gateway_due_ = true;  // see the members' comment
+}
+
+std::string Agent::send_shell(std::string_view msg_type, const json& content) {
+    std::string msg_id = client_.send_shell(msg_type, content);
+    shell_due_ = true;
+    return msg_id;
 }
 
 }  // namespace ci::agent

@@ -65,6 +65,7 @@ private:
     void on_warmed_up();
     void fail_all(const std::string& error);
     void reply(const std::string& routing_id, const nlohmann::json& body);
+    std::string send_shell(std::string_view msg_type, const nlohmann::json& content);
     void log_dropped(const std::string& source, const std::string& error);
     int stop();
 
@@ -82,6 +83,18 @@ private:
     std::deque<Request> queue_;
     std::optional<Running> running_;
     std::uint64_t dropped_ = 0;  // messages that failed verification or parsing
+
+    // The ZeroMQ sockets are polled through their ZMQ_FD, which signals news, not messages: a
+    // socket is read until empty once its fd fires, and again after the agent sends on it (a send
+    // may take up the signal of a message that came meanwhile). Every read of an empty socket
+    // costs system calls, so an idle one is not read (zmq::poll would ask each socket each turn).
+    // Due at the start: a pipe that filled before the first read has signalled no one.
+    int shell_fd_ = client_.shell_socket().get(zmq::sockopt::fd);
+    int iopub_fd_ = client_.iopub_socket().get(zmq::sockopt::fd);
+    int gateway_fd_ = gateway_.get(zmq::sockopt::fd);
+    bool shell_due_ = true;
+    bool iopub_due_ = true;
+    bool gateway_due_ = true;
 };
 
 }  // namespace ci::agent

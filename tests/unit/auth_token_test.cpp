@@ -78,9 +78,25 @@ TEST_F(TokenAuthTest, AcceptsTheRightTokenWithItsRoleAndRefusesOthers) {
     EXPECT_FALSE(wrong.allowed);
     EXPECT_EQ(wrong.reason, "invalid token");
     EXPECT_EQ(wrong.reason.find("user-token"), std::string::npos);
+    // An Authorization header without the Bearer scheme presents no token.
     auto missing = check(auth, "authorization", "user-token-0123456789");
     EXPECT_FALSE(missing.allowed);
-    EXPECT_EQ(missing.reason, "missing x-auth-token header");
+    EXPECT_EQ(missing.reason, "missing x-auth-token header (or Authorization: Bearer)");
+}
+
+// What MCP clients send (RFC 6750); the scheme in any case, the same tokens and roles.
+TEST_F(TokenAuthTest, AcceptsTheTokenAsABearerCredential) {
+    TokenAuth auth(load_token_auth_config(
+        context({{"token", "user-token-0123456789"}, {"admin_token", "admin-token-0123456789"}})));
+    auto user = check(auth, "authorization", "Bearer user-token-0123456789");
+    EXPECT_TRUE(user.allowed);
+    EXPECT_EQ(user.role, plugin::Role::user);
+    auto admin = check(auth, "authorization", "bearer admin-token-0123456789");
+    EXPECT_TRUE(admin.allowed);
+    EXPECT_EQ(admin.role, plugin::Role::admin);
+    EXPECT_FALSE(check(auth, "authorization", "Bearer user-token-01234567").allowed);
+    EXPECT_FALSE(check(auth, "authorization", "Basic user-token-0123456789").allowed);
+    EXPECT_FALSE(check(auth, "authorization", "Bearer").allowed);
 }
 
 TEST_F(TokenAuthTest, HeaderNameIsConfigurable) {

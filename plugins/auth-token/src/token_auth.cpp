@@ -88,22 +88,34 @@ TokenAuthConfig load_token_auth_config(const plugin::PluginContext& ctx) {
     return config;
 }
 
+std::optional<std::string> presented_token(const plugin::AuthRequest& request, const std::string& header) {
+    for (const auto& [name, value] : request.headers)
+        if (name == header) return value;
+    // What MCP clients and most HTTP tooling send (RFC 6750); the scheme is case-insensitive.
+    for (const auto& [name, value] : request.headers) {
+        if (name != "authorization" || value.size() < 7) continue;
+        std::string scheme = value.substr(0, 7);
+        std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (scheme == "bearer ") return value.substr(7);
+    }
+    return std::nullopt;
+}
+
 TokenAuth::TokenAuth(TokenAuthConfig config) : config_(std::move(config)) {}
 
 plugin::AuthDecision TokenAuth::authenticate(const plugin::AuthRequest& request) const {
     plugin::AuthDecision decision;
-    auto it = std::find_if(request.headers.begin(), request.headers.end(),
-                           [&](const auto& h) { return h.first == config_.header; });
-    if (it == request.headers.end()) {
-        decision.reason = "missing " + config_.header + " header";
+    const auto presented = presented_token(request, config_.header);
+    if (!presented) {
+        decision.reason = "missing " + config_.header + " header (or Authorization: Bearer)";
         return decision;
     }
     // Compare against every token every time so timing does not tell which one nearly matched.
-    bool is_admin = crypto::constant_time_equal(it->second, config_.admin_token);
-    bool is_user = crypto::constant_time_equal(it->second, config_.user_token);
+    bool is_admin = crypto::constant_time_equal(*presented, config_.admin_token);
+    bool is_user = crypto::constant_time_equal(*presented, config_.user_token);
     const std::string* tenant = nullptr;
     for (const auto& [name, token] : config_.tenants)
-        if (crypto::constant_time_equal(it->second, token)) tenant = &name;
+        if (crypto::constant_time_equal(*presented, token)) tenant = &name;
     if (tenant) {
         decision.allowed = true;
         decision.tenant = *tenant;

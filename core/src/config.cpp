@@ -89,7 +89,7 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     plugin::Settings top(doc, "");
     c.log_level = top.text("log_level", c.log_level);
     c.log_format = top.text("log_format", c.log_format);
-    top.reject_unknown({"server", "pool", "worker", "execution", "files", "plugins"});
+    top.reject_unknown({"server", "pool", "worker", "execution", "files", "mcp", "plugins"});
 
     // Integers are read as non-negative values of their type here; validate() checks the ranges
     // that matter.
@@ -158,6 +158,11 @@ GatewayConfig parse_config(const std::string& toml_text, const std::string& conf
     for (auto& host : c.files.url_allowed_private_hosts)
         std::transform(host.begin(), host.end(), host.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     files.reject_unknown();
+
+    plugin::Settings mcp(section(doc, "mcp"), "mcp");
+    c.mcp.enabled = mcp.flag("enabled", c.mcp.enabled);
+    c.mcp.max_sessions = mcp.integer("max_sessions", c.mcp.max_sessions, std::size_t{1});
+    mcp.reject_unknown();
 
     if (const nlohmann::json& plugins = section(doc, "plugins"); !plugins.is_null()) {
         if (!plugins.is_object()) fail("plugins", "must be a table");
@@ -331,6 +336,7 @@ void validate(const GatewayConfig& c) {
     if (c.files.max_download_bytes < 1 || c.files.max_download_bytes > protocol::kMaxFileBytes)
         fail("files.max_download_bytes", file_limit);
     if (c.files.timeout.count() <= 0) fail("files.timeout", "must be positive");
+    if (c.mcp.max_sessions > 100000) fail("mcp.max_sessions", "must be at most 100000");
     if (c.files.url_max_file_bytes < 1) fail("files.url_max_file_bytes", "must be at least 1");
     if (c.files.url_connect_timeout.count() <= 0) fail("files.url_connect_timeout", "must be positive");
     if (c.files.url_timeout.count() <= 0) fail("files.url_timeout", "must be positive");

@@ -97,6 +97,13 @@ struct FilesConfig {
     std::vector<std::string> url_allowed_private_hosts;  // "host:port" that may be private
 };
 
+// The MCP endpoint /mcp (docs/mcp.md). Its sessions end with the sandbox sessions' idle timeout
+// (pool.session_idle_timeout); origins other than loopback need server.cors_allowed_origins.
+struct McpConfig {
+    bool enabled = true;
+    std::size_t max_sessions = 1000;  // MCP sessions open at once; initialize gets an error past it
+};
+
 struct PluginEntry {
     std::string name;         // [plugins.<name>]
     std::string path;         // absolute path of the shared library
@@ -112,6 +119,7 @@ struct GatewayConfig {
     WorkerConfig worker;
     ExecutionConfig execution;
     FilesConfig files;
+    McpConfig mcp;
     std::vector<PluginEntry> plugins;
 };
 

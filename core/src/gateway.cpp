@@ -21,7 +21,8 @@ Gateway::Gateway(GatewayConfig config, LoadedPlugins plugins)
                  TransferSettings{.connect_timeout = config_.files.url_connect_timeout,
                                   .total_timeout = config_.files.url_timeout,
                                   .max_bytes = config_.files.url_max_file_bytes},
-                 transfer_threads_) {}
+                 transfer_threads_),
+      mcp_sessions_(config_.mcp.max_sessions) {}
 
 Gateway::~Gateway() { stop(); }
 
@@ -49,7 +50,7 @@ void Gateway::start() {
                        .keepaliveTimeout(config_.server.keepalive_timeout);
     endpoint_->init(options);
     auto services =
-        std::make_shared<ApiServices>(ApiServices{config_, *plugins_.auth, sessions_, pool_, metrics_, transfers_});
+        std::make_shared<ApiServices>(ApiServices{config_, *plugins_.auth, sessions_, pool_, metrics_, transfers_, mcp_sessions_});
     endpoint_->setHandler(std::make_shared<HttpApi>(services));
     try {
         endpoint_->serveThreaded();

@@ -8,6 +8,7 @@
 #include "agent_hub.hpp"
 #include "config.hpp"
 #include "http_api.hpp"
+#include "mcp_sessions.hpp"
 #include "metrics.hpp"
 #include "plugin_loader.hpp"
 #include "session_manager.hpp"
@@ -43,6 +44,7 @@ private:
     // backend's or the agents'.
     TaskRunner transfer_threads_;
     UrlFileTransfers transfers_;
+    mcp::Sessions mcp_sessions_;
     std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
     bool stopped_ = false;
 };

@@ -33,11 +33,6 @@ const char* method_name(Method method) {
     }
 }
 
-std::optional<std::string> raw_header(const Request& request, const std::string& name) {
-    if (auto raw = request.headers().tryGetRaw(name)) return raw->value();
-    return std::nullopt;
-}
-
 // The CORS headers a request from an allowed origin gets on its answer, whatever the answer
 // (errors included: a page must be able to read why it failed); none for other requests.
 std::vector<std::pair<const char*, std::string>> cors_headers(const Request& request,
@@ -48,7 +43,7 @@ std::vector<std::pair<const char*, std::string>> cors_headers(const Request& req
     if (!allow) return {};
     std::vector<std::pair<const char*, std::string>> out{{kAllowOrigin, *allow}};
     if (*allow != "*") out.emplace_back(kVary, "Origin");
-    out.emplace_back(kExposeHeaders, "Retry-After, Content-Disposition");
+    out.emplace_back(kExposeHeaders, "Retry-After, Content-Disposition, Mcp-Session-Id");
     return out;
 }
 
@@ -105,6 +100,8 @@ const std::vector<Route>& routes() {
         {"/test.html", Method::Get, Access::open, Body::none, handle_console},
         {"/metrics", Method::Get, Access::admin, Body::none, handle_metrics},  // Prometheus' default scrape path
         {"/openapi.json", Method::Get, Access::open, Body::none, handle_openapi},  // docs/openapi.json, compiled in
+        {"/mcp", Method::Post, Access::user, Body::json, handle_mcp_post},  // the MCP endpoint (docs/mcp.md)
+        {"/mcp", Method::Delete, Access::user, Body::none, handle_mcp_delete},
     };
     return table;
 }

@@ -9,6 +9,11 @@ constexpr int kRetryAfterSeconds = 5;
 
 }  // namespace
 
+std::optional<std::string> raw_header(const Pistache::Http::Request& request, const std::string& name) {
+    if (auto raw = request.headers().tryGetRaw(name)) return raw->value();
+    return std::nullopt;
+}
+
 Pistache::Async::Promise<ssize_t> send_json(Pistache::Http::ResponseWriter& writer, int status, const std::string& body) {
     writer.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
     return writer.send(static_cast<Pistache::Http::Code>(status), body);

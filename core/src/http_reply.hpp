@@ -28,6 +28,10 @@ private:
     std::string value_;
 };
 
+// A request header's value as received (Pistache keeps every header raw too, the ones it parses
+// included; names match in any case).
+std::optional<std::string> raw_header(const Pistache::Http::Request& request, const std::string& name);
+
 inline void add_header(Pistache::Http::ResponseWriter& writer, const char* name, std::string value) {
     writer.headers().add(std::make_shared<TextHeader>(name, std::move(value)));
 }

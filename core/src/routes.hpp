@@ -8,6 +8,7 @@
 
 #include "code_interpreter/plugin/auth_provider.hpp"
 #include "config.hpp"
+#include "mcp_sessions.hpp"
 #include "request_fields.hpp"
 #include "session_manager.hpp"
 #include "url_files.hpp"
@@ -24,6 +25,7 @@ struct ApiServices {
     WorkerPool& pool;
     Metrics& metrics;
     UrlFileTransfers& transfers;
+    mcp::Sessions& mcp;
 };
 
 using RouteHandler = void (*)(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&,
@@ -76,6 +78,9 @@ void handle_health(const Pistache::Http::Request&, Pistache::Http::ResponseWrite
 void handle_console(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 // routes_metrics.cpp
 void handle_metrics(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+// routes_mcp.cpp
+void handle_mcp_post(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
+void handle_mcp_delete(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 // routes_openapi.cpp
 void handle_openapi(const Pistache::Http::Request&, Pistache::Http::ResponseWriter, ApiServices&, const Caller&);
 

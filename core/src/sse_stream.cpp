@@ -88,6 +88,11 @@ void SseStream::send_final(std::string_view name, const nlohmann::json& data) {
     end_locked();
 }
 
+void SseStream::end() {
+    std::lock_guard lock(mu_);
+    if (!ended_) end_locked();
+}
+
 void SseStream::end_locked() {
     ended_ = true;
     write_locked(std::string(kLastChunk));

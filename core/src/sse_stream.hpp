@@ -47,6 +47,8 @@ public:
     // The last event, then the last chunk: the answer is complete and the connection serves the
     // next request.
     void send_final(std::string_view name, const nlohmann::json& data);
+    // Ends the answer without a last event (an MCP call the client cancelled gets none).
+    void end();
 
 private:
     void write_locked(std::string bytes);

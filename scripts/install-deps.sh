@@ -18,11 +18,21 @@ PACKAGES=(
   docker.io debootstrap curl ca-certificates iptables e2fsprogs util-linux
   # the Kubernetes suite's test CA and certificates (tests/kubernetes)
   openssl
+  # docs/openapi.json through a validator and a client generator from npm (tests/openapi/check.sh)
+  nodejs npm
 )
+
+# Installed, or provided by an installed package: NodeSource's nodejs provides (and conflicts with) npm.
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" && return 0
+  dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null | awk -v p="$1" '
+    $1 == "ii" { for (i = 2; i <= NF; i++) { name = $i; sub(/,$/, "", name); if (name == p) found = 1 } }
+    END { exit !found }'
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

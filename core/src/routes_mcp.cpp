@@ -49,7 +49,8 @@ std::string random_user_uuid() {
            hex.substr(20);
 }
 
-// Sandbox sessions of MCP sessions unused past the idle timeout are released with them.
+// Sandbox sessions of MCP sessions unused past the idle timeout are released with them. Swept on
+// every message (a pass over at most mcp.max_sessions entries), so an expired id is unknown at once.
 void expire_idle(ApiServices& services) {
     const auto idle = services.config.pool.session_idle_timeout;
     if (idle.count() == 0) return;
@@ -228,7 +229,6 @@ void initialize(const Request& request, ResponseWriter& writer, ApiServices& ser
     const auto requested = message.params.find("protocolVersion");
     const std::string version =
         mcp::negotiate_version(requested != message.params.end() && requested->is_string() ? requested->get<std::string>() : "");
-    expire_idle(services);
     auto id = services.mcp.open({caller.tenant, std::get<std::string>(user), version});
     if (!id)
         return send_rpc(writer, 503, mcp::rpc_error(message.id, mcp::kServerBusy,
@@ -274,6 +274,7 @@ void handle_mcp_post(const Request& request, ResponseWriter writer, ApiServices&
     auto parsed = mcp::parse_message(body);
     if (const auto* failure = std::get_if<mcp::RpcFailure>(&parsed)) return refuse(writer, 400, failure->code, failure->message);
     const auto& message = std::get<mcp::Message>(parsed);
+    expire_idle(services);
     if (message.kind == mcp::Message::Kind::request && message.method == "initialize")
         return initialize(request, writer, services, caller, message);
 

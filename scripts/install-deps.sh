@@ -18,8 +18,11 @@ PACKAGES=(
   docker.io debootstrap curl ca-certificates iptables e2fsprogs util-linux
   # the Kubernetes suite's test CA and certificates (tests/kubernetes)
   openssl
-  # docs/openapi.json through a validator and a client generator from npm (tests/openapi/check.sh)
+  # docs/openapi.json through a validator and a client generator from npm (tests/openapi/check.sh),
+  # and the MCP endpoint through the official MCP SDK and conformance suite (tests/mcp)
   nodejs npm
+  # the Python client package (clients/python): its tests and an offline pip install of it
+  python3 python3-pip python3-setuptools python3-wheel
 )
 
 # Installed, or provided by an installed package: NodeSource's nodejs provides (and conflicts with) npm.

@@ -7,10 +7,7 @@
 // Needs Node.js 18+ and npm (scripts/install-deps.sh) and the npm registry or npm's cache.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -19,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "shell.hpp"
 #include "test_gateway.hpp"
 
 namespace ci::test {
@@ -30,23 +28,10 @@ const std::string kMcpDir = CI_SOURCE_DIR "/tests/mcp";
 // A browser origin the gateway is configured to allow (server.cors_allowed_origins): /mcp takes it.
 const std::string kAllowedOrigin = "https://agent.example.test";
 
-struct ProcessRun {
-    int status = -1;
-    std::string output;
-};
-
 // Runs command through the shell: its exit status and standard output, with standard error too
 // when merge_stderr (else it goes to the test's log).
-ProcessRun run_capturing(const std::string& command, bool merge_stderr = true) {
-    ProcessRun out;
-    FILE* pipe = popen((command + (merge_stderr ? " 2>&1" : "")).c_str(), "r");
-    if (!pipe) return out;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.output.append(buf.data(), n);
-    int raw = pclose(pipe);
-    out.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    return out;
+CommandResult run_capturing(const std::string& command, bool merge_stderr = true) {
+    return run_command(merge_stderr ? command + " 2>&1" : command);
 }
 
 bool has_line_starting(const std::string& output, const std::string& start) {
@@ -101,7 +86,7 @@ protected:
     }
 
     // node SCRIPT --url <gateway>/mcp --token-file <user token> --modules <install dir> [more], bounded in time.
-    static ProcessRun run_node(const std::string& script, const std::string& more = "") {
+    static CommandResult run_node(const std::string& script, const std::string& more = "") {
         return run_capturing("timeout -k 10 600 node " + kMcpDir + "/" + script + " --url " + gateway_->url("/mcp") +
                              " --token-file " + (dir_ / "user").string() + " --modules " + modules_ + more);
     }

@@ -6,11 +6,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "shell.hpp"
 #include "test_gateway.hpp"
 
 namespace ci::test {
@@ -30,23 +28,8 @@ namespace fs = std::filesystem;
 constexpr const char* kPython = "/usr/bin/python3";
 const std::string kPackageDir = CI_SOURCE_DIR "/clients/python";
 
-struct ProcessRun {
-    int status = -1;
-    std::string output;  // standard output and standard error together
-};
-
 // Runs command through the shell; its exit status and everything it printed.
-ProcessRun run_capturing(const std::string& command) {
-    ProcessRun out;
-    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-    if (!pipe) return out;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.output.append(buf.data(), n);
-    int raw = pclose(pipe);
-    out.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    return out;
-}
+CommandResult run_capturing(const std::string& command) { return run_command(command + " 2>&1"); }
 
 // A loopback port nobody listens on now: the Python suite's fake object store takes it, and the
 // gateway is told before it starts that it may reach it (files.url_allowed_private_hosts).
